@@ -1,0 +1,36 @@
+package multicall
+
+import (
+	"fmt"
+
+	"github.com/paroodise/paroodise/cli"
+)
+
+// commands is the whole table; each package exposes a Main-shaped func.
+var commands []Command
+
+func init() {
+	// Assigned in init so that help can refer to the table.
+	commands = []Command{
+		{Name: "help", Summary: "list the commands", Run: runHelp},
+		{Name: "version", Summary: "print the version", Run: runVersion},
+	}
+}
+
+func runHelp(stdio cli.IO, args []string) error {
+	fs := cli.NewFlagSet(stdio, "paroodise help", "", "List the commands.")
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	usage(stdio)
+	return nil
+}
+
+func runVersion(stdio cli.IO, args []string) error {
+	fs := cli.NewFlagSet(stdio, "paroodise version", "", "Print the version.")
+	if err := cli.Parse(fs, args); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdio.Stdout, "paroodise %s\n", cli.Version)
+	return nil
+}
