@@ -30,10 +30,10 @@ type State struct {
 	// ConfirmWithin is the dead-man deadline: with no login by then, init
 	// reboots into the untouched old system. Zero disables it.
 	ConfirmWithin  Duration `json:"confirm_within"`
-	HostKeys       []string `json:"host_keys"`       // private key files, new-root paths
-	AuthorizedKeys []string `json:"authorized_keys"` // authorized_keys files, new-root paths
-	Listen         []string `json:"listen"`          // e.g. [":22"]
-	Network        string   `json:"network,omitempty"` // netcfg JSON document, new-root path
+	HostKeys       []string `json:"host_keys"`            // private key files, new-root paths
+	AuthorizedKeys []string `json:"authorized_keys"`      // authorized_keys files, new-root paths
+	Listen         []string `json:"listen"`               // e.g. [":22"]
+	Network        string   `json:"network,omitempty"`    // netcfg JSON document, new-root path
 	ReachHost      string   `json:"reach_host,omitempty"` // host:port to prove reachability
 	// OldRoot is where the old / is mounted after pivot_root; empty when
 	// the old init already unmounted it (soft-reboot).

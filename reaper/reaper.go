@@ -26,11 +26,11 @@ type Exit struct {
 }
 
 var (
-	mu     sync.Mutex
-	owned  = map[int]bool{} // pids whose exec.Cmd will Wait for them
-	subs   = map[chan Exit]bool{}
-	kick   = make(chan struct{}, 1)
-	once   sync.Once
+	mu    sync.Mutex
+	owned = map[int]bool{} // pids whose exec.Cmd will Wait for them
+	subs  = map[chan Exit]bool{}
+	kick  = make(chan struct{}, 1)
+	once  sync.Once
 )
 
 // Start starts cmd and registers it so that Loop leaves it to Wait.
