@@ -1,0 +1,260 @@
+package takeover
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// Mount is one line of /proc/self/mountinfo.
+type Mount struct {
+	ID, Parent int
+	Dev        string // "major:minor"
+	Point      string
+	FSType     string
+	Source     string
+}
+
+// parseMountinfo reads the format of proc(5) /proc/PID/mountinfo.
+func parseMountinfo(r io.Reader) ([]Mount, error) {
+	var ms []Mount
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for n := 1; sc.Scan(); n++ {
+		f := strings.Fields(sc.Text())
+		sep := -1
+		for i := 6; i < len(f); i++ {
+			if f[i] == "-" {
+				sep = i
+				break
+			}
+		}
+		if len(f) < 10 || sep < 0 || len(f) < sep+3 {
+			return nil, fmt.Errorf("mountinfo line %d: malformed: %q", n, sc.Text())
+		}
+		id, err1 := strconv.Atoi(f[0])
+		parent, err2 := strconv.Atoi(f[1])
+		if err1 != nil || err2 != nil {
+			return nil, fmt.Errorf("mountinfo line %d: bad mount id: %q", n, sc.Text())
+		}
+		ms = append(ms, Mount{ID: id, Parent: parent, Dev: f[2], Point: unescapeOctal(f[4]),
+			FSType: f[sep+1], Source: unescapeOctal(f[sep+2])})
+	}
+	return ms, sc.Err()
+}
+
+// unescapeOctal undoes the kernel's \040-style escaping of spaces,
+// tabs, newlines and backslashes in mount paths.
+func unescapeOctal(s string) string {
+	if !strings.Contains(s, `\`) {
+		return s
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		if s[i] == '\\' && i+4 <= len(s) {
+			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
+				b.WriteByte(byte(v))
+				i += 3
+				continue
+			}
+		}
+		b.WriteByte(s[i])
+	}
+	return b.String()
+}
+
+// rootMount is the mount at "/", the last one when / was mounted over.
+func rootMount(ms []Mount) (Mount, bool) {
+	var r Mount
+	ok := false
+	for _, m := range ms {
+		if m.Point == "/" {
+			r, ok = m, true
+		}
+	}
+	return r, ok
+}
+
+// Swap is one line of /proc/swaps.
+type Swap struct {
+	Path string
+	Type string // partition or file
+	Size uint64 // bytes
+}
+
+func parseSwaps(r io.Reader) ([]Swap, error) {
+	var ss []Swap
+	sc := bufio.NewScanner(r)
+	for n := 1; sc.Scan(); n++ {
+		f := strings.Fields(sc.Text())
+		if n == 1 && len(f) > 0 && f[0] == "Filename" {
+			continue
+		}
+		if len(f) == 0 {
+			continue
+		}
+		if len(f) < 3 {
+			return nil, fmt.Errorf("/proc/swaps line %d: malformed: %q", n, sc.Text())
+		}
+		kb, err := strconv.ParseUint(f[2], 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("/proc/swaps line %d: size %q: %w", n, f[2], err)
+		}
+		ss = append(ss, Swap{Path: unescapeOctal(f[0]), Type: f[1], Size: kb << 10})
+	}
+	return ss, sc.Err()
+}
+
+// Holder is a block device stacked on the disk: device mapper (LVM,
+// dm-crypt) or md RAID.
+type Holder struct {
+	Dev  string // kernel name, e.g. dm-0, md127
+	Name string // dm name, e.g. vg0-root; empty for md
+	On   string // the disk or partition it holds, e.g. vda3
+}
+
+func (h Holder) String() string {
+	if h.Name != "" {
+		return fmt.Sprintf("%s (%s) on %s", h.Name, h.Dev, h.On)
+	}
+	return fmt.Sprintf("%s on %s", h.Dev, h.On)
+}
+
+// Disk is what the preflight learns about the disk under /.
+type Disk struct {
+	RootSource string   // e.g. /dev/vda1 or /dev/mapper/vg0-root
+	RootFSType string   // e.g. ext4
+	RootDev    string   // kernel name of the device / is on, e.g. vda1, dm-0
+	Disks      []string // whole disks under it, e.g. [vda]
+	Mounts     []Mount  // other mounts on those disks
+	Swaps      []Swap   // every active swap: init turns them all off
+	Holders    []Holder // dm and md devices stacked on those disks
+}
+
+// blockName maps "major:minor" to the kernel's device name via sysfs.
+func blockName(sys, dev string) (string, error) {
+	link, err := os.Readlink(filepath.Join(sys, "dev", "block", dev))
+	if err != nil {
+		return "", fmt.Errorf("block device %s: %w", dev, err)
+	}
+	return filepath.Base(link), nil
+}
+
+// disksUnder returns the whole disks a block device lives on: the parent
+// of a partition, the disks under every slave of a dm/md device.
+func disksUnder(sys, name string, seen map[string]bool) []string {
+	if seen[name] {
+		return nil
+	}
+	seen[name] = true
+	dir := filepath.Join(sys, "class", "block", name)
+	if slaves, _ := os.ReadDir(filepath.Join(dir, "slaves")); len(slaves) > 0 {
+		var out []string
+		for _, s := range slaves {
+			out = append(out, disksUnder(sys, s.Name(), seen)...)
+		}
+		return out
+	}
+	if _, err := os.Stat(filepath.Join(dir, "partition")); err == nil {
+		real, err := filepath.EvalSymlinks(dir)
+		if err == nil {
+			return []string{filepath.Base(filepath.Dir(real))}
+		}
+	}
+	return []string{name}
+}
+
+// partitionsOf lists a disk's partitions (sysfs subdirectories that have
+// a "partition" file).
+func partitionsOf(sys, disk string) []string {
+	dir := filepath.Join(sys, "class", "block", disk)
+	ents, _ := os.ReadDir(dir + "/")
+	var parts []string
+	for _, e := range ents {
+		if _, err := os.Stat(filepath.Join(dir, e.Name(), "partition")); err == nil {
+			parts = append(parts, e.Name())
+		}
+	}
+	return parts
+}
+
+func holdersOf(sys, disk string) []Holder {
+	var hs []Holder
+	for _, dev := range append([]string{disk}, partitionsOf(sys, disk)...) {
+		base := filepath.Join(sys, "class", "block", disk)
+		if dev != disk {
+			base = filepath.Join(base, dev)
+		}
+		ents, _ := os.ReadDir(filepath.Join(base, "holders"))
+		for _, e := range ents {
+			h := Holder{Dev: e.Name(), On: dev}
+			if b, err := os.ReadFile(filepath.Join(sys, "class", "block", e.Name(), "dm", "name")); err == nil {
+				h.Name = strings.TrimSpace(string(b))
+			}
+			hs = append(hs, h)
+		}
+	}
+	return hs
+}
+
+// inspectDisk finds the device under / and everything else on its disks.
+func inspectDisk(proc, sys string) (Disk, error) {
+	var d Disk
+	f, err := os.Open(filepath.Join(proc, "self", "mountinfo"))
+	if err != nil {
+		return d, fmt.Errorf("read mount table: %w", err)
+	}
+	ms, err := parseMountinfo(f)
+	f.Close()
+	if err != nil {
+		return d, err
+	}
+	root, ok := rootMount(ms)
+	if !ok {
+		return d, fmt.Errorf("%s/self/mountinfo has no mount at /", proc)
+	}
+	d.RootSource, d.RootFSType = root.Source, root.FSType
+	if sw, err := os.Open(filepath.Join(proc, "swaps")); err == nil {
+		d.Swaps, err = parseSwaps(sw)
+		sw.Close()
+		if err != nil {
+			return d, err
+		}
+	}
+	if strings.HasPrefix(root.Dev, "0:") {
+		// Not a block device (btrfs subvolume ids, overlay, tmpfs, nfs):
+		// name what it is and stop; init still unmounts it.
+		return d, nil
+	}
+	d.RootDev, err = blockName(sys, root.Dev)
+	if err != nil {
+		return d, err
+	}
+	d.Disks = disksUnder(sys, d.RootDev, map[string]bool{})
+	sort.Strings(d.Disks)
+	onDisk := map[string]bool{}
+	for _, disk := range d.Disks {
+		onDisk[disk] = true
+		for _, p := range partitionsOf(sys, disk) {
+			onDisk[p] = true
+		}
+		d.Holders = append(d.Holders, holdersOf(sys, disk)...)
+	}
+	for _, h := range d.Holders {
+		onDisk[h.Dev] = true
+	}
+	for _, m := range ms {
+		if m.ID == root.ID || strings.HasPrefix(m.Dev, "0:") {
+			continue
+		}
+		if name, err := blockName(sys, m.Dev); err == nil && onDisk[name] {
+			d.Mounts = append(d.Mounts, m)
+		}
+	}
+	return d, nil
+}
