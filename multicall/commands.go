@@ -4,7 +4,6 @@ import (
 	"fmt"
 
 	"github.com/paroodise/paroodise/cli"
-	"github.com/paroodise/paroodise/netcfg"
 	"github.com/paroodise/paroodise/sshd"
 )
 
@@ -16,7 +15,6 @@ func init() {
 	commands = []Command{
 		{Name: "help", Summary: "list the commands", Run: runHelp},
 		{Name: "version", Summary: "print the version", Run: runVersion},
-		{Name: "netcfg", Summary: "show, capture or apply the network configuration", Run: netcfg.Main},
 		{Name: "sshd", Summary: "serve SSH with the host's keys (standalone)", Run: sshd.Run},
 	}
 }
