@@ -1,0 +1,99 @@
+//go:build qemu
+
+package qemutests
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/paroodise/paroodise/qemu-tests/vm"
+)
+
+// TestSmoke boots each guest image from its own disk and proves what every
+// other qemu test relies on: ssh logs in with strict host key checking,
+// and the expected init runs as PID 1.
+func TestSmoke(t *testing.T) {
+	for _, tc := range []struct {
+		image, init, release string
+	}{
+		{vm.Bookworm, "systemd", "bookworm"},
+		{vm.BookwormSysvinit, "init", "bookworm"},
+		{vm.Trixie, "systemd", "trixie"},
+	} {
+		t.Run(tc.image, func(t *testing.T) {
+			g := vm.Boot(t, tc.image, vm.Options{})
+
+			t.Run("uname", func(t *testing.T) {
+				out := g.MustRun(t, "uname -a")
+				if !strings.HasPrefix(out, "Linux "+tc.image+" ") || !strings.Contains(out, "x86_64") {
+					t.Errorf("uname -a = %q, want Linux %s ... x86_64", out, tc.image)
+				}
+			})
+			t.Run("os-release", func(t *testing.T) {
+				out := g.MustRun(t, ". /etc/os-release && echo $VERSION_CODENAME")
+				if out != tc.release {
+					t.Errorf("VERSION_CODENAME = %q, want %q", out, tc.release)
+				}
+			})
+			t.Run("pid1", func(t *testing.T) {
+				if got := g.MustRun(t, "cat /proc/1/comm"); got != tc.init {
+					t.Errorf("/proc/1/comm = %q, want %q", got, tc.init)
+				}
+				if tc.init != "systemd" {
+					return
+				}
+				// "degraded" only means some unit failed; the manager runs.
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				r, err := g.SSH(ctx, nil, "systemctl is-system-running --wait")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if state := strings.TrimSpace(r.Stdout); state != "running" && state != "degraded" {
+					t.Errorf("systemctl is-system-running = %q (exit %d), want running or degraded", state, r.Code)
+				}
+			})
+			t.Run("network", func(t *testing.T) {
+				// DHCP gave the NIC slirp's address and a default route.
+				out := g.MustRun(t, "ip -4 -o addr show scope global; ip route show default")
+				if !strings.Contains(out, "10.0.2.15/24") || !strings.Contains(out, "default via 10.0.2.2") {
+					t.Errorf("guest network:\n%s\nwant 10.0.2.15/24 and a default route via 10.0.2.2", out)
+				}
+			})
+			t.Run("put-file", func(t *testing.T) {
+				exe, err := os.Executable()
+				if err != nil {
+					t.Fatal(err)
+				}
+				g.MustPut(t, exe, "/root/copied", 0o755)
+				local := sha256File(t, exe)
+				if remote := strings.Fields(g.MustRun(t, "sha256sum /root/copied"))[0]; remote != local {
+					t.Errorf("guest copy sha256 %s, local %s", remote, local)
+				}
+				if mode := g.MustRun(t, "stat -c %a /root/copied"); mode != "755" {
+					t.Errorf("mode %s, want 755", mode)
+				}
+			})
+			t.Run("wrong-host-key", func(t *testing.T) {
+				// Strictness: the same guest behind a known_hosts entry
+				// holding another key must be refused.
+				defer g.TrustHostKeys(g.Image.HostKeys)
+				if err := g.TrustHostKeys([]string{otherHostKey(t)}); err != nil {
+					t.Fatal(err)
+				}
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				defer cancel()
+				r, err := g.SSH(ctx, nil, "true")
+				if err != nil {
+					t.Fatal(err)
+				}
+				if r.Code != 255 || !strings.Contains(r.Stderr, "Host key verification failed") {
+					t.Errorf("ssh with a wrong known_hosts entry: exit %d, stderr %q; want 255 and a host key failure", r.Code, r.Stderr)
+				}
+			})
+		})
+	}
+}
