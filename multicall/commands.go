@@ -4,6 +4,7 @@ import (
 	"fmt"
 
 	"github.com/paroodise/paroodise/cli"
+	"github.com/paroodise/paroodise/shell"
 	"github.com/paroodise/paroodise/sshd"
 )
 
@@ -15,6 +16,7 @@ func init() {
 	commands = []Command{
 		{Name: "help", Summary: "list the commands", Run: runHelp},
 		{Name: "version", Summary: "print the version", Run: runVersion},
+		{Name: "sh", Summary: "the rescue shell (POSIX sh with line editing and history)", Aliases: []string{"sh"}, Run: shell.Run},
 		{Name: "sshd", Summary: "serve SSH with the host's keys (standalone)", Run: sshd.Run},
 	}
 }
