@@ -403,6 +403,9 @@ func toNetlinkAddr(ad Addr, index int) *netlink.Addr {
 	}
 	if ad.Broadcast.IsValid() {
 		n.Broadcast = ad.Broadcast.AsSlice()
+	} else if ad.Prefix.Addr().Is4() {
+		// 0.0.0.0 keeps netlink from making one up: the State has none.
+		n.Broadcast = net.IPv4zero
 	}
 	for _, f := range ad.Flags {
 		n.Flags |= int(addrFlags[f])

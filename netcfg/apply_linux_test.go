@@ -1,0 +1,275 @@
+package netcfg
+
+import (
+	"cmp"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// flushAll removes what Apply must restore: the host's addresses, routes
+// and VLAN links; links go down and back to MTU 1500.
+func (tn *testNet) flushAll(s *State) {
+	tn.t.Helper()
+	for _, l := range s.Links {
+		switch {
+		case l.Kind == "loopback":
+		case l.VLAN != nil:
+			tn.ip("link del " + l.Name)
+		default:
+			tn.ip("addr flush dev " + l.Name + "\nlink set " + l.Name + " down mtu 1500")
+		}
+	}
+	for _, r := range s.Routes {
+		family := "-4"
+		if r.Dst.Addr().Is6() {
+			family = "-6"
+		}
+		tn.ip(family + " route flush table " + strconv.Itoa(cmp.Or(r.Table, MainTable)))
+	}
+}
+
+// normalized drops what legitimately differs between two captures: the
+// time, and the lifetimes, which Apply turns into forever.
+func normalized(s *State) *State {
+	c := *s
+	c.CapturedAt = time.Time{}
+	c.Links = append([]Link(nil), s.Links...)
+	for i := range c.Links {
+		c.Links[i].Addrs = append([]Addr(nil), s.Links[i].Addrs...)
+		for j := range c.Links[i].Addrs {
+			c.Links[i].Addrs[j].ValidLft, c.Links[i].Addrs[j].PreferredLft = Forever, Forever
+		}
+	}
+	return &c
+}
+
+// roundTrip is the core of the netns tests: capture the host's state,
+// flush it, apply the capture, and check that a new capture matches; then
+// apply again and check that nothing changes.
+func roundTrip(t *testing.T, tn *testNet) (before, after *State) {
+	t.Helper()
+	tn.waitDAD()
+	before, err := Capture()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Through the JSON document, as takeover hands it to init.
+	path := filepath.Join(t.TempDir(), "net.json")
+	if err := before.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	loaded, err := Load(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn.flushAll(loaded)
+	resolv := filepath.Join(t.TempDir(), "resolv.conf")
+	rep := Apply(loaded, ApplyOptions{ResolvConf: resolv})
+	if err := rep.Err(); err != nil {
+		t.Fatalf("apply: %v\n%s", err, rep)
+	}
+	tn.waitDAD()
+	after, err = Capture()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := normalized(before), normalized(after); !reflect.DeepEqual(a, b) {
+		t.Fatalf("state after apply differs\nbefore:\n%s\nafter:\n%s", text(a), text(b))
+	}
+	for _, l := range after.Links {
+		for _, a := range l.Addrs {
+			if a.ValidLft != Forever || a.PreferredLft != Forever {
+				t.Errorf("%s %s: lifetimes %s/%s after apply, want forever", l.Name, a.Prefix, a.ValidLft, a.PreferredLft)
+			}
+		}
+	}
+	if len(before.DNS.Servers) > 0 {
+		if b, err := os.ReadFile(resolv); err != nil || !strings.Contains(string(b), "nameserver "+before.DNS.Servers[0].String()) {
+			t.Errorf("resolv.conf not written: %v\n%s", err, b)
+		}
+	}
+	rep2 := Apply(loaded, ApplyOptions{ResolvConf: resolv})
+	if err := rep2.Err(); err != nil || rep2.Changed() != 0 {
+		t.Fatalf("second apply changed %d items (err %v):\n%s", rep2.Changed(), err, rep2)
+	}
+	again, err := Capture()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a, b := normalized(after), normalized(again); !reflect.DeepEqual(a, b) {
+		t.Fatalf("second apply changed the state\nafter first:\n%s\nafter second:\n%s", text(a), text(b))
+	}
+	return before, after
+}
+
+func text(s *State) string {
+	var b strings.Builder
+	s.WriteText(&b)
+	return b.String()
+}
+
+// checkGateways asserts that every default gateway answers.
+func checkGateways(t *testing.T, want int) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	r := Check(ctx, "")
+	if !r.OK() || len(r.Gateways) != want {
+		t.Fatalf("reachability: want %d answering gateways, got %s", want, r)
+	}
+	for _, g := range r.Gateways {
+		if !g.Answered {
+			t.Fatalf("reachability: %s", r)
+		}
+	}
+}
+
+func TestApplyStatic24(t *testing.T) {
+	tn := newTestNet(t)
+	tn.veth("eth0", "52:54:00:00:00:01", "p0")
+	tn.pip("addr add 192.0.2.1/24 dev p0")
+	tn.ip("addr add 192.0.2.5/24 dev eth0\nroute add default via 192.0.2.1 dev eth0 proto static metric 100")
+	_, after := roundTrip(t, tn)
+	if len(after.Routes) != 1 || after.Routes[0].String() != "default via 192.0.2.1 dev eth0 proto static metric 100" {
+		t.Errorf("routes: %v", after.Routes)
+	}
+	checkGateways(t, 1)
+}
+
+// Hetzner style: a /32 address and a gateway outside it, reached on-link.
+func TestApplyOnLink32(t *testing.T) {
+	tn := newTestNet(t)
+	tn.veth("eth0", "52:54:00:00:00:01", "p0")
+	tn.pip("addr add 172.31.1.1/32 dev p0\nroute add 203.0.113.5/32 dev p0")
+	tn.ip("addr add 203.0.113.5/32 dev eth0\nroute add 172.31.1.1 dev eth0 scope link proto dhcp\nroute add default via 172.31.1.1 dev eth0 proto dhcp onlink metric 100")
+	_, after := roundTrip(t, tn)
+	got := routeStrings(after)
+	slices.Sort(got)
+	want := []string{"172.31.1.1/32 dev eth0 proto dhcp scope link", "default via 172.31.1.1 dev eth0 proto dhcp metric 100 onlink"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("routes %q, want %q", got, want)
+	}
+	checkGateways(t, 1)
+}
+
+// The same without the host route: only the onlink flag makes the
+// gateway reachable.
+func TestApplyOnLinkFlagOnly(t *testing.T) {
+	tn := newTestNet(t)
+	tn.veth("eth0", "52:54:00:00:00:01", "p0")
+	tn.pip("addr add 172.31.1.1/32 dev p0\nroute add 203.0.113.5/32 dev p0")
+	tn.ip("addr add 203.0.113.5/32 dev eth0\nroute add default via 172.31.1.1 dev eth0 onlink")
+	roundTrip(t, tn)
+	checkGateways(t, 1)
+}
+
+func routeStrings(s *State) []string {
+	var out []string
+	for _, r := range s.Routes {
+		out = append(out, r.String())
+	}
+	return out
+}
+
+// IPv6 /64 with the provider's router at fe80::1.
+func TestApplyIPv6LinkLocalGateway(t *testing.T) {
+	tn := newTestNet(t)
+	tn.veth("eth0", "52:54:00:00:00:01", "p0")
+	tn.pip("addr add fe80::1/64 dev p0 nodad\naddr add 2001:db8:1::1/64 dev p0 nodad")
+	tn.ip("addr add 2001:db8:1::5/64 dev eth0\nroute add default via fe80::1 dev eth0 proto static")
+	_, after := roundTrip(t, tn)
+	if got := routeStrings(after); len(got) != 1 || got[0] != "default via fe80::1 dev eth0 proto static metric 1024" {
+		t.Errorf("routes %q", got)
+	}
+	checkGateways(t, 1)
+}
+
+// An IPv4 default route via an IPv6 next hop (RTA_VIA), as some providers
+// hand out to save IPv4 addresses.
+func TestApplyIPv4ViaIPv6(t *testing.T) {
+	tn := newTestNet(t)
+	tn.veth("eth0", "52:54:00:00:00:01", "p0")
+	tn.pip("addr add fe80::1/64 dev p0 nodad\nroute add 198.51.100.5/32 dev p0")
+	tn.ip("addr add 198.51.100.5/32 dev eth0\nroute add default via inet6 fe80::1 dev eth0 proto static")
+	_, after := roundTrip(t, tn)
+	if got := routeStrings(after); len(got) != 1 || got[0] != "default via fe80::1 dev eth0 proto static metric 1024" {
+		t.Errorf("routes %q", got)
+	}
+	checkGateways(t, 1)
+}
+
+// Two NICs, each with its own subnet; a second routing table on the
+// second; links matched by MAC even after a rename.
+func TestApplyTwoNICs(t *testing.T) {
+	tn := newTestNet(t)
+	tn.veth("eth0", "52:54:00:00:00:01", "p0")
+	tn.veth("eth1", "52:54:00:00:00:02", "p1")
+	tn.pip("addr add 192.0.2.1/24 dev p0\naddr add 10.1.0.1/24 dev p1")
+	tn.ip(`addr add 192.0.2.5/24 dev eth0
+		addr add 10.1.0.5/24 dev eth1
+		link set eth1 mtu 1400
+		route add default via 192.0.2.1 dev eth0
+		route add 10.2.0.0/16 via 10.1.0.1 dev eth1 metric 5
+		route add default via 10.1.0.1 dev eth1 table 100`)
+	roundTrip(t, tn)
+	checkGateways(t, 1)
+
+	// After a rename the links are still found by MAC.
+	s, err := Capture()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn.flushAll(s)
+	tn.ip("link set eth1 name lan1")
+	rep := Apply(s, ApplyOptions{})
+	if err := rep.Err(); err != nil {
+		t.Fatalf("apply after rename: %v\n%s", err, rep)
+	}
+	out, err := exec.Command("ip", "-n", tn.host, "-4", "route", "show", "table", "100").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "default via 10.1.0.1 dev lan1") {
+		t.Errorf("table 100 after rename: %v\n%s", err, out)
+	}
+}
+
+// A VLAN on top of a NIC; the VLAN link is gone and must be created.
+func TestApplyVLAN(t *testing.T) {
+	tn := newTestNet(t)
+	tn.veth("eth0", "52:54:00:00:00:01", "p0")
+	if out, err := exec.Command("ip", "-n", tn.provider, "link", "add", "link", "p0", "name", "p0.100", "type", "vlan", "id", "100").CombinedOutput(); err != nil {
+		// The qemu tests cover VLANs on kernels that have them.
+		t.Skipf("kernel without 802.1Q VLANs (CONFIG_VLAN_8021Q): %s", out)
+	}
+	tn.pip("link set p0.100 up\naddr add 10.100.0.1/24 dev p0.100")
+	tn.ip(`link add link eth0 name eth0.100 type vlan id 100
+		link set eth0.100 mtu 1400 up
+		addr add 10.100.0.5/24 dev eth0.100
+		route add default via 10.100.0.1 dev eth0.100`)
+	_, after := roundTrip(t, tn)
+	if l := after.Link("eth0.100"); l == nil || l.VLAN == nil || l.VLAN.Parent != "eth0" || l.VLAN.ID != 100 || l.MTU != 1400 {
+		t.Errorf("VLAN link after apply: %+v", l)
+	}
+	checkGateways(t, 1)
+}
+
+// A lease whose client is gone: finite lifetimes become forever.
+func TestApplyFiniteLifetimes(t *testing.T) {
+	tn := newTestNet(t)
+	tn.veth("eth0", "52:54:00:00:00:01", "p0")
+	tn.pip("addr add 10.0.2.2/24 dev p0")
+	tn.ip(`addr add 10.0.2.15/24 dev eth0 valid_lft 300 preferred_lft 200
+		addr add 2001:db8:2::15/64 dev eth0 valid_lft 300 preferred_lft 200
+		route add default via 10.0.2.2 dev eth0 proto dhcp src 10.0.2.15 metric 1024`)
+	before, _ := roundTrip(t, tn)
+	if a := before.Link("eth0").Addrs[0]; a.ValidLft > 300 || a.ValidLft == 0 {
+		t.Errorf("captured lifetime %s, want at most 300s", a.ValidLft)
+	}
+	checkGateways(t, 1)
+}
