@@ -4,7 +4,7 @@ VERSION ?= $(shell git describe --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -s -w -X github.com/paroodise/paroodise/cli.Version=$(VERSION)
 export CGO_ENABLED := 0
 
-.PHONY: all arm64 test unit bench demo clean
+.PHONY: all arm64 test unit qemu-test images bench demo clean
 
 all: build/paroodise
 
@@ -38,7 +38,18 @@ build/version: FORCE
 unit: build/paroodise
 	PAROODISE_BIN=$(CURDIR)/build/paroodise $(GO) test -count=1 ./...
 
-test: unit
+# The qemu suite boots real Debian guests (qemu-tests/vm); the first run
+# builds the guest images into ${PAROODISE_CACHE:-/var/cache/paroodise}.
+qemu-test: build/paroodise
+	PAROODISE_BIN=$(CURDIR)/build/paroodise $(GO) test -tags qemu -count=1 -timeout 50m -v ./qemu-tests/...
+
+test: unit qemu-test
+
+images:
+	$(GO) run ./qemu-tests/images
+
+demo: build/paroodise
+	$(GO) run ./qemu-tests/demo -bin $(CURDIR)/build/paroodise
 
 clean:
 	rm -f build/paroodise build/paroodise-* build/makebb build/makebb*.log build/version

@@ -24,7 +24,7 @@ func TestSmoke(t *testing.T) {
 		{vm.Trixie, "systemd", "trixie"},
 	} {
 		t.Run(tc.image, func(t *testing.T) {
-			g := vm.Boot(t, tc.image, vm.Options{})
+			g := vm.Boot(t, tc.image, vm.Options{Forward: []int{2222}})
 
 			t.Run("uname", func(t *testing.T) {
 				out := g.MustRun(t, "uname -a")
@@ -75,6 +75,17 @@ func TestSmoke(t *testing.T) {
 				}
 				if mode := g.MustRun(t, "stat -c %a /root/copied"); mode != "755" {
 					t.Errorf("mode %s, want 755", mode)
+				}
+			})
+			t.Run("extra-forward", func(t *testing.T) {
+				// A second sshd on guest port 2222 with the same host keys,
+				// reached through Options.Forward and Via.
+				g.MustRun(t, "/usr/sbin/sshd -p 2222")
+				if err := g.Via(2222).WaitSSH(time.Minute); err != nil {
+					t.Fatal(err)
+				}
+				if got := g.Via(2222).MustRun(t, "echo $SSH_CONNECTION"); !strings.HasSuffix(got, " 2222") {
+					t.Errorf("SSH_CONNECTION = %q, want a connection to port 2222", got)
 				}
 			})
 			t.Run("wrong-host-key", func(t *testing.T) {

@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -59,6 +60,12 @@ type Guest struct {
 	Image *Image
 	Dir   string // private scratch directory: overlay, serial log, sockets
 
+	*vmState
+	sshPort int // the guest port ssh connects to (see Via)
+}
+
+// vmState is shared by a Guest and its Via views.
+type vmState struct {
 	key        string
 	knownHosts string
 	serialPath string
@@ -97,9 +104,7 @@ func Start(ctx context.Context, image string, opts Options) (*Guest, error) {
 	if err != nil {
 		return nil, err
 	}
-	g := &Guest{
-		Image:      img,
-		Dir:        dir,
+	g := &Guest{Image: img, Dir: dir, sshPort: 22, vmState: &vmState{
 		key:        key,
 		knownHosts: filepath.Join(dir, "known_hosts"),
 		serialPath: filepath.Join(dir, "serial.log"),
@@ -107,7 +112,7 @@ func Start(ctx context.Context, image string, opts Options) (*Guest, error) {
 		monitor:    filepath.Join(dir, "monitor.sock"),
 		closed:     make(chan struct{}),
 		logf:       logf,
-	}
+	}}
 	overlay := filepath.Join(dir, "disk.qcow2")
 	if out, err := exec.CommandContext(ctx, "qemu-img", "create", "-q", "-f", "qcow2",
 		"-b", img.Disk, "-F", "raw", overlay).CombinedOutput(); err != nil {
@@ -250,8 +255,22 @@ func (g *Guest) kill() {
 // Exited is closed when the qemu process has ended.
 func (g *Guest) Exited() <-chan struct{} { return g.exited }
 
-// Port is the host port (on 127.0.0.1) forwarded to the guest's port 22.
-func (g *Guest) Port() int { return g.ports[22] }
+// Port is the host port (on 127.0.0.1) that ssh connects to: the one
+// forwarded to the guest's port 22, or to the port given to Via.
+func (g *Guest) Port() int { return g.ports[g.sshPort] }
+
+// Via returns a view of the same guest whose ssh calls (SSH, Run, PutFile,
+// WaitSSH, ...) go to guestPort, one of Options.Forward: e.g. a second SSH
+// server listening on 2222. The known_hosts file covers every forwarded
+// port, so the view checks the same host keys.
+func (g *Guest) Via(guestPort int) *Guest {
+	if _, ok := g.ports[guestPort]; !ok {
+		panic(fmt.Sprintf("vm: guest port %d is not forwarded (add it to Options.Forward)", guestPort))
+	}
+	v := *g
+	v.sshPort = guestPort
+	return &v
+}
 
 // HostPort is the host port forwarded to guestPort (one of
 // Options.Forward, or 22), or 0 if that port is not forwarded.
@@ -273,13 +292,19 @@ func (g *Guest) KnownHosts() string { return g.knownHosts }
 // Key is the path of the private key root's authorized_keys accepts.
 func (g *Guest) Key() string { return g.key }
 
-// TrustHostKeys replaces the known_hosts file with keys ("type base64"),
-// e.g. after the guest was flashed with another image whose Image.HostKeys
-// it now serves. Until then a different host key fails every ssh call.
+// TrustHostKeys replaces the known_hosts file with keys ("type base64") for
+// every forwarded port, e.g. after the guest was flashed with another image
+// whose Image.HostKeys it now serves. Until then a different host key fails
+// every ssh call.
 func (g *Guest) TrustHostKeys(keys []string) error {
+	var hosts []string
+	for _, hp := range g.ports {
+		hosts = append(hosts, fmt.Sprintf("[127.0.0.1]:%d", hp))
+	}
+	sort.Strings(hosts)
 	var b strings.Builder
 	for _, k := range keys {
-		fmt.Fprintf(&b, "[127.0.0.1]:%d %s\n", g.Port(), k)
+		fmt.Fprintf(&b, "%s %s\n", strings.Join(hosts, ","), k)
 	}
 	return os.WriteFile(g.knownHosts, []byte(b.String()), 0o600)
 }
