@@ -199,9 +199,9 @@ func parseIPParam(v string) (s Static, use bool, err error) {
 	if err != nil {
 		return s, false, err
 	}
-	// dracut: ip=DEVICE:METHOD[:MTU[:MAC]]
-	if len(fields) >= 2 && len(fields) <= 4 {
-		if _, ipErr := netip.ParseAddr(fields[0]); ipErr != nil && fields[0] != "" {
+	// dracut: ip=DEVICE:METHOD[:MTU[:MAC]], the MAC itself written with colons.
+	if len(fields) >= 2 && fields[0] != "" {
+		if _, ipErr := netip.ParseAddr(fields[0]); ipErr != nil {
 			return parseDevMethod(fields)
 		}
 	}
@@ -268,6 +268,8 @@ func parseIPParam(v string) (s Static, use bool, err error) {
 	return s, true, s.validate("ip=")
 }
 
+// parseDevMethod parses dracut's ip=DEVICE:METHOD[:MTU[:MAC]]; the MAC only
+// names the device dracut should rename, which changes nothing here.
 func parseDevMethod(f []string) (s Static, use bool, err error) {
 	s.Dev = f[0]
 	switch m := f[1]; {
@@ -283,9 +285,10 @@ func parseDevMethod(f []string) (s Static, use bool, err error) {
 			return s, false, fmt.Errorf("bad MTU %q", f[2])
 		}
 	}
-	if len(f) > 3 && f[3] != "" {
-		if _, err := net.ParseMAC(f[3]); err != nil {
-			return s, false, fmt.Errorf("bad MAC %q", f[3])
+	if len(f) > 3 && strings.Join(f[3:], "") != "" {
+		mac := strings.Join(f[3:], ":")
+		if _, err := net.ParseMAC(mac); err != nil {
+			return s, false, fmt.Errorf("bad MAC %q", mac)
 		}
 	}
 	return s, true, nil
