@@ -95,10 +95,15 @@ type applier struct {
 	cur map[string]netlink.Link
 }
 
+// add records one item. An error fails the item unless action is
+// ActionSkipped, for which err is the reason.
 func (a *applier) add(kind, what, action string, err error) {
 	it := Item{Kind: kind, What: what, Action: action}
 	if err != nil {
-		it.Action, it.Err = ActionFailed, err.Error()
+		it.Err = err.Error()
+		if action != ActionSkipped {
+			it.Action = ActionFailed
+		}
 	}
 	a.rep.Items = append(a.rep.Items, it)
 	if a.opts.Logf != nil {
@@ -205,7 +210,13 @@ func (a *applier) link(l Link, cur []netlink.Link) {
 	}
 	found, err := matchLink(l, cur, a.cur)
 	if err != nil {
-		a.add("link", what, "", err)
+		// Virtual links of stopped services (container veths, tunnels)
+		// go away with them; only a missing NIC or VLAN is a failure.
+		action := ""
+		if l.Kind != "device" && l.Kind != "vlan" && l.Kind != "loopback" {
+			action = ActionSkipped
+		}
+		a.add("link", what, action, err)
 		return
 	}
 	changed := false
@@ -343,7 +354,7 @@ func (a *applier) addrs(l Link) {
 	}
 	if c == nil {
 		for _, ad := range l.Addrs {
-			a.add("addr", ad.Prefix.String()+" dev "+l.Name, ActionSkipped, fmt.Errorf("link %s not found", l.Name))
+			a.add("addr", ad.Prefix.String()+" dev "+l.Name, ActionSkipped, fmt.Errorf("link %s not there", l.Name))
 		}
 		return
 	}
@@ -463,7 +474,9 @@ func (a *applier) routes(routes []Route) {
 		}
 		jobs = append(jobs, job{want, a.toNetlinkRoute(want)})
 	}
-	for pass := 0; len(jobs) > 0; pass++ {
+	// Later passes catch what an earlier route in the same pass made
+	// possible, and source addresses leaving duplicate address detection.
+	for pass := 1; len(jobs) > 0; pass++ {
 		var failed []job
 		var errs []error
 		for _, j := range jobs {
@@ -474,22 +487,25 @@ func (a *applier) routes(routes []Route) {
 			}
 			a.add("route", j.want.String(), ActionChanged, nil)
 		}
-		if len(failed) == 0 || pass == routeRetries-1 || len(failed) == len(jobs) && pass > 0 && !retryable(errs) {
+		progress := len(failed) < len(jobs)
+		if len(failed) == 0 || pass == routeRetries || (!progress && !waitable(errs)) {
 			for i, j := range failed {
 				a.add("route", j.want.String(), "", errs[i])
 			}
 			return
 		}
 		jobs = failed
-		time.Sleep(routeRetryWait)
+		if !progress {
+			time.Sleep(routeRetryWait)
+		}
 	}
 }
 
-// retryable reports whether any error may go away with time: a next hop
-// or source address still in duplicate address detection.
-func retryable(errs []error) bool {
+// waitable reports whether any error may go away with time: the kernel
+// refuses an IPv6 source address while it is still tentative.
+func waitable(errs []error) bool {
 	for _, err := range errs {
-		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENETUNREACH) || errors.Is(err, unix.EADDRNOTAVAIL) {
+		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.EADDRNOTAVAIL) {
 			return true
 		}
 	}
@@ -529,7 +545,7 @@ func (a *applier) rename(r Route) (Route, error) {
 		}
 		c := a.cur[n]
 		if c == nil {
-			return "", fmt.Errorf("link %s not found", n)
+			return "", fmt.Errorf("link %s not there", n)
 		}
 		return c.Attrs().Name, nil
 	}

@@ -3,6 +3,7 @@ package netcfg
 import (
 	"cmp"
 	"context"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -272,4 +273,62 @@ func TestApplyFiniteLifetimes(t *testing.T) {
 		t.Errorf("captured lifetime %s, want at most 300s", a.ValidLft)
 	}
 	checkGateways(t, 1)
+}
+
+// One bad item does not stop the others; the report names it.
+func TestApplyReportsAndContinues(t *testing.T) {
+	tn := newTestNet(t)
+	tn.veth("eth0", "52:54:00:00:00:01", "p0")
+	tn.pip("addr add 192.0.2.1/24 dev p0")
+	tn.ip("addr add 192.0.2.5/24 dev eth0\nroute add default via 192.0.2.1 dev eth0")
+	s, err := Capture()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn.flushAll(s)
+	// A gateway no route leads to, a NIC that is gone, and a virtual link
+	// that went away with its service.
+	s.Routes = append([]Route{{Dst: netip.MustParsePrefix("10.5.0.0/16"), Dev: "eth0", Gateway: addr("10.99.0.1")}}, s.Routes...)
+	s.Links = append(s.Links, Link{Name: "eth7", Kind: "device", MAC: "52:54:00:00:00:77", Up: true},
+		Link{Name: "veth1234", Kind: "veth", MAC: "52:54:00:00:00:78", Up: true,
+			Addrs: []Addr{{Prefix: netip.MustParsePrefix("172.17.0.1/16")}}})
+	rep := Apply(s, ApplyOptions{})
+	var failed []string
+	for _, it := range rep.Items {
+		if it.Action == ActionFailed {
+			failed = append(failed, it.Kind+" "+it.What)
+		}
+	}
+	want := []string{"link eth7 (52:54:00:00:00:77)", "route 10.5.0.0/16 via 10.99.0.1 dev eth0"}
+	if !reflect.DeepEqual(failed, want) {
+		t.Errorf("failed items %q, want %q\n%s", failed, want, rep)
+	}
+	if err := rep.Err(); err == nil || !strings.Contains(err.Error(), "RTM_NEWROUTE 10.5.0.0/16 via 10.99.0.1 dev eth0: network is unreachable") {
+		t.Errorf("report error: %v", err)
+	}
+	if !strings.Contains(rep.String(), "skipped   addr   172.17.0.1/16 dev veth1234: link veth1234 not there") {
+		t.Errorf("report:\n%s", rep)
+	}
+	checkGateways(t, 1)
+}
+
+func TestCheckTarget(t *testing.T) {
+	tn := newTestNet(t)
+	tn.veth("eth0", "52:54:00:00:00:01", "p0")
+	tn.pip("addr add 192.0.2.1/24 dev p0")
+	tn.ip("addr add 192.0.2.5/24 dev eth0\nroute add default via 192.0.2.1 dev eth0")
+	l := tn.listen("192.0.2.1:0")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if r := Check(ctx, l.Addr().String()); !r.OK() || !r.TargetOK || len(r.Gateways) != 1 {
+		t.Errorf("check with a listening target: %s", r)
+	}
+	if r := Check(ctx, "192.0.2.1:1"); r.OK() || r.TargetOK || !strings.Contains(r.TargetErr, "refused") {
+		t.Errorf("check with a closed port: %s", r)
+	}
+	// A gateway that is gone does not answer.
+	tn.pip("addr flush dev p0")
+	if r := Check(ctx, ""); r.OK() || len(r.Gateways) != 1 || r.Gateways[0].Answered {
+		t.Errorf("check with the gateway gone: %s", r)
+	}
 }

@@ -3,6 +3,7 @@ package netcfg
 import (
 	"fmt"
 	"math/rand/v2"
+	"net"
 	"os/exec"
 	"runtime"
 	"strings"
@@ -107,4 +108,45 @@ func (tn *testNet) waitDAD() {
 		}
 	}
 	tn.t.Fatal("addresses still tentative after 10s")
+}
+
+// listen opens a TCP listener inside the provider namespace.
+func (tn *testNet) listen(addr string) net.Listener {
+	tn.t.Helper()
+	type result struct {
+		l   net.Listener
+		err error
+	}
+	ch := make(chan result)
+	go func() {
+		// This thread stays in the provider namespace and is never
+		// unlocked, so it ends with the goroutine.
+		runtime.LockOSThread()
+		ns, err := netns.GetFromName(tn.provider)
+		if err == nil {
+			err = netns.Set(ns)
+			ns.Close()
+		}
+		if err != nil {
+			ch <- result{nil, err}
+			return
+		}
+		l, err := net.Listen("tcp", addr)
+		ch <- result{l, err}
+	}()
+	r := <-ch
+	if r.err != nil {
+		tn.t.Fatalf("listen in provider namespace: %v", r.err)
+	}
+	tn.t.Cleanup(func() { r.l.Close() })
+	go func() {
+		for {
+			c, err := r.l.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	return r.l
 }
