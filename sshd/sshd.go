@@ -83,9 +83,9 @@ type Config struct {
 	// connection is dropped and its sessions hung up.
 	KeepaliveInterval time.Duration
 	KeepaliveMax      int
-	// MaxUnauthenticated caps connections not yet logged in (default 64)
+	// MaxUnauthenticated caps connections not yet logged in (default 128)
 	// and MaxUnauthenticatedPerSource caps them per client address
-	// (default 8). MaxAuthFailures (default 10) failed connections from
+	// (default 32, room for parallel tools like ansible or pssh). MaxAuthFailures (default 10) failed connections from
 	// one address within FailureWindow (default 5m) make the server refuse
 	// that address until the window passes. MaxAuthTries caps the keys
 	// tried on one connection (default 6).
@@ -152,8 +152,8 @@ func New(cfg Config) (*Server, error) {
 	setDefault(&c.IdleTimeout, 10*time.Minute)
 	setDefault(&c.KeepaliveInterval, 15*time.Second)
 	setDefault(&c.KeepaliveMax, 4)
-	setDefault(&c.MaxUnauthenticated, 64)
-	setDefault(&c.MaxUnauthenticatedPerSource, 8)
+	setDefault(&c.MaxUnauthenticated, 128)
+	setDefault(&c.MaxUnauthenticatedPerSource, 32)
 	setDefault(&c.MaxAuthFailures, 10)
 	setDefault(&c.FailureWindow, 5*time.Minute)
 	setDefault(&c.MaxAuthTries, 6)

@@ -1,0 +1,750 @@
+package sshd
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/creack/pty"
+	gossh "golang.org/x/crypto/ssh"
+	"golang.org/x/crypto/ssh/agent"
+)
+
+func TestHostKeyTypesCheckedAgainstKnownHosts(t *testing.T) {
+	ts := startServer(t, nil)
+	algs := map[string]string{
+		"ed25519": "ssh-ed25519",
+		"ecdsa":   "ecdsa-sha2-nistp256",
+		"rsa":     "rsa-sha2-512",
+	}
+	for typ, alg := range algs {
+		t.Run(typ, func(t *testing.T) {
+			ts.writeKnownHosts(typ)
+			out, errOut, code := ts.sshRun(nil, "-o", "HostKeyAlgorithms="+alg, "echo", "in")
+			if code != 0 || out != "in\n" {
+				t.Fatalf("login with %s host key: code %d, out %q, err %q", alg, code, out, errOut)
+			}
+			// The same algorithm against a known_hosts holding only a
+			// different key must fail: the check is real.
+			other := "ed25519"
+			if typ == "ed25519" {
+				other = "ecdsa"
+			}
+			ts.writeKnownHosts(other)
+			_, errOut, code = ts.sshRun(nil, "-o", "HostKeyAlgorithms="+alg, "true")
+			if code != 255 || !strings.Contains(errOut, "Host key verification failed") {
+				t.Fatalf("unknown %s host key accepted: code %d, err %q", alg, code, errOut)
+			}
+		})
+	}
+}
+
+func TestUnknownKeyRefused(t *testing.T) {
+	ts := startServer(t, nil)
+	cmd := ts.ssh("-i", filepath.Join(ts.dir, "id_other"), "echo", "in")
+	out, err := cmd.CombinedOutput()
+	if code := exitOf(t, err); code != 255 || !strings.Contains(string(out), "Permission denied (publickey)") {
+		t.Fatalf("unknown key: code %d, output %q", code, out)
+	}
+	ts.logs.waitFor(t, "login refused from 127.0.0.1", 5*time.Second)
+}
+
+func TestWrongUserRefused(t *testing.T) {
+	ts := startServer(t, nil)
+	_, errOut, code := ts.sshRun(nil, "-o", "User=nobody-here", "true")
+	if code != 255 || !strings.Contains(errOut, "Permission denied") {
+		t.Fatalf("login as another user: code %d, err %q", code, errOut)
+	}
+	ts.logs.waitFor(t, `user "nobody-here" is not accepted`, 5*time.Second)
+}
+
+// TestPasswordNeverOffered runs the client on a terminal, where it would
+// prompt if the server offered passwords.
+func TestPasswordNeverOffered(t *testing.T) {
+	ts := startServer(t, nil)
+	cmd := ts.ssh("-o", "BatchMode=no", "-o", "PreferredAuthentications=password,keyboard-interactive",
+		"-o", "NumberOfPasswordPrompts=1", "127.0.0.1", "true")
+	ptm, err := pty.Start(cmd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptm.Close()
+	var out bytes.Buffer
+	copied := make(chan struct{})
+	go func() { io.Copy(&out, ptm); close(copied) }()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err = <-done:
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("client still waiting (a prompt?): %q", out.String())
+	}
+	<-copied
+	if code := exitOf(t, err); code != 255 {
+		t.Fatalf("exit %d, output %q", code, out.String())
+	}
+	if s := strings.ToLower(out.String()); strings.Contains(s, "password:") || !strings.Contains(s, "permission denied (publickey)") {
+		t.Fatalf("want a refusal naming only publickey, no prompt; got %q", out.String())
+	}
+}
+
+func TestExecExitCodesAndStreams(t *testing.T) {
+	ts := startServer(t, nil)
+	cases := []struct {
+		cmd            string
+		code           int
+		stdout, stderr string
+	}{
+		{"echo out; echo err >&2", 0, "out\n", "err\n"},
+		{"exit 1", 1, "", ""},
+		{"exit 42", 42, "", ""},
+		{"no-such-command-here", 127, "", "not found"},
+		{"kill -TERM $$", 128 + 15, "", ""},
+		{"kill -KILL $$", 128 + 9, "", ""},
+	}
+	for _, c := range cases {
+		out, errOut, code := ts.sshRun(nil, c.cmd)
+		if code != c.code || !strings.HasPrefix(out, c.stdout) || !strings.Contains(errOut, c.stderr) ||
+			(c.stdout != "" && c.stdout[len(c.stdout)-1] == '\n' && out != c.stdout) {
+			t.Errorf("%q: code %d stdout %q stderr %q; want %d %q %q", c.cmd, code, out, errOut, c.code, c.stdout, c.stderr)
+		}
+	}
+	env, _, _ := ts.sshRun(nil, `printf '%s|' "$SSH_CONNECTION" "$SSH_CLIENT" "$USER" "$LOGNAME" "$HOME" "$SHELL" "$PATH" "$SSH_TTY" "$TERM"`)
+	want := fmt.Sprintf(`^127\.0\.0\.1 \d+ 127\.0\.0\.1 %d\|127\.0\.0\.1 \d+ %d\|%s\|%s\|%s\|/bin/sh\|%s\|\|\|$`,
+		ts.addr.Port, ts.addr.Port, ts.user, ts.user, regexp.QuoteMeta(ts.home()), regexp.QuoteMeta(DefaultPath))
+	if !regexp.MustCompile(want).MatchString(env) {
+		t.Errorf("session environment %q does not match %s", env, want)
+	}
+	ts.logs.waitFor(t, `exec "exit 42"`, 5*time.Second)
+	ts.logs.waitFor(t, "exit 42 after", 5*time.Second)
+}
+
+func TestMissingShellIs127(t *testing.T) {
+	ts := startServer(t, func(c *Config) { c.Shell = "/nonexistent/sh" })
+	_, errOut, code := ts.sshRun(nil, "true")
+	if code != 127 || !strings.Contains(errOut, "/nonexistent/sh") {
+		t.Fatalf("code %d, stderr %q", code, errOut)
+	}
+}
+
+func TestSignalRequestDelivered(t *testing.T) {
+	ts := startServer(t, nil)
+	sess, err := ts.goClient().NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, _ := sess.StdoutPipe()
+	if err := sess.Start("echo started; sleep 60"); err != nil {
+		t.Fatal(err)
+	}
+	line := make([]byte, 8)
+	if _, err := io.ReadFull(stdout, line); err != nil || string(line) != "started\n" {
+		t.Fatalf("read %q: %v", line, err)
+	}
+	if err := sess.Signal(gossh.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err = sess.Wait()
+	ee, ok := err.(*gossh.ExitError)
+	if !ok || ee.ExitStatus() != 128+15 {
+		t.Fatalf("want exit status 143, got %v", err)
+	}
+}
+
+// TestStdin1GiB streams 1 GiB of zeros through the remote sha256sum.
+func TestStdin1GiB(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short")
+	}
+	needTool(t, "sha256sum", "head")
+	ts := startServer(t, nil)
+	const want = "49bc20df15e412a64472421e13fe86ff1c5165e18b2afccf160d4dc19fe68a14" // sha256 of 1 GiB of zeros
+	// head | ssh, as an admin would run it: a real pipe, no copying here.
+	head := exec.Command("head", "-c", "1G", "/dev/zero")
+	stdin, err := head.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := head.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer head.Wait()
+	cmd := ts.ssh("127.0.0.1", "sha256sum")
+	cmd.Stdin = stdin
+	start := time.Now()
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("ssh sha256sum: %v", err)
+	}
+	if got := strings.Fields(string(out)); len(got) == 0 || got[0] != want {
+		t.Fatalf("remote sum %q, want %s", out, want)
+	}
+	t.Logf("1 GiB in %s", time.Since(start).Round(time.Millisecond))
+}
+
+type zeros struct{}
+
+func (zeros) Read(p []byte) (int, error) {
+	clear(p)
+	return len(p), nil
+}
+
+// ptyClient runs ssh -tt on a terminal of the given size and lets the
+// test type and wait for output.
+type ptyClient struct {
+	t    *testing.T
+	cmd  *exec.Cmd
+	ptm  *os.File
+	mu   sync.Mutex
+	out  bytes.Buffer
+	done chan error
+}
+
+func (ts *testServer) ptyLogin(t *testing.T, rows, cols uint16, extra ...string) *ptyClient {
+	cmd := ts.ssh(append([]string{"-tt", "127.0.0.1"}, extra...)...)
+	cmd.Env = append(os.Environ(), "TERM=xterm-256color")
+	ptm, err := pty.StartWithSize(cmd, &pty.Winsize{Rows: rows, Cols: cols})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &ptyClient{t: t, cmd: cmd, ptm: ptm, done: make(chan error, 1)}
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, err := ptm.Read(buf)
+			c.mu.Lock()
+			c.out.Write(buf[:n])
+			c.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	go func() { c.done <- cmd.Wait() }()
+	t.Cleanup(func() {
+		cmd.Process.Kill()
+		ptm.Close()
+	})
+	return c
+}
+
+func (c *ptyClient) send(s string) {
+	if _, err := c.ptm.Write([]byte(s)); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
+func (c *ptyClient) expect(re string) string {
+	c.t.Helper()
+	rx := regexp.MustCompile(re)
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		c.mu.Lock()
+		m := rx.FindString(c.out.String())
+		c.mu.Unlock()
+		if m != "" {
+			return m
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t.Fatalf("no %q in terminal output %q", re, c.out.String())
+	return ""
+}
+
+func TestPTYShellWindowChangeAndBanner(t *testing.T) {
+	ts := startServer(t, func(c *Config) {
+		c.Banner = func() string { return "paroodise test banner\nsecond line\n" }
+	})
+	c := ts.ptyLogin(t, 24, 80)
+	c.expect(`paroodise test banner\r\nsecond line\r\n`)
+	c.send("stty size; echo \"T=$TERM\"; echo \"tty=$SSH_TTY\"\r")
+	c.expect(`\b24 80\r\n`)
+	c.expect(`T=xterm-256color`)
+	c.expect(`tty=/dev/pts/\d+`)
+	if err := pty.Setsize(c.ptm, &pty.Winsize{Rows: 50, Cols: 132}); err != nil {
+		t.Fatal(err)
+	}
+	// ssh forwards the change on SIGWINCH; poll until the shell sees it.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		c.send("stty size\r")
+		time.Sleep(200 * time.Millisecond)
+		c.mu.Lock()
+		seen := strings.Contains(c.out.String(), "50 132")
+		c.mu.Unlock()
+		if seen || time.Now().After(deadline) {
+			break
+		}
+	}
+	c.expect(`\b50 132\r\n`)
+	c.send("exit 7\r")
+	select {
+	case err := <-c.done:
+		if code := exitOf(t, err); code != 7 {
+			t.Fatalf("shell exit %d, want 7", code)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("shell did not end")
+	}
+}
+
+// TestPTYRawOutputUntouched checks that "\n" from a raw-mode program
+// arrives as "\n": the server must not rewrite PTY output.
+func TestPTYRawOutputUntouched(t *testing.T) {
+	ts := startServer(t, nil)
+	out, errOut, code := ts.sshRun(nil, "-tt", `stty raw -echo; printf 'a\nb\r\nc\n'; stty sane`)
+	if code != 0 || !strings.Contains(out, "a\nb\r\nc\n") {
+		t.Fatalf("code %d stdout %q stderr %q: want raw bytes a\\nb\\r\\nc\\n", code, out, errOut)
+	}
+	// And with the line discipline cooking, onlcr is the terminal's doing.
+	out, _, _ = ts.sshRun(nil, "-tt", `printf 'x\ny\n'`)
+	if !strings.Contains(out, "x\r\ny\r\n") {
+		t.Fatalf("cooked pty output %q, want x\\r\\ny\\r\\n", out)
+	}
+}
+
+func TestPTYInteractiveProgram(t *testing.T) {
+	needTool(t, "od")
+	ts := startServer(t, nil)
+	c := ts.ptyLogin(t, 24, 80)
+	// A program reading the terminal raw, byte by byte, as editors do;
+	// ^C must arrive as a byte, not as SIGINT.
+	c.send("stty raw -echo; echo RE''ADY; head -c 3 | od -An -c; stty sane\r")
+	c.expect(`READY`)
+	c.send("q\x03\n")
+	c.expect(`q +003 +\\n`)
+	c.send("exit\r")
+}
+
+func sha256File(t *testing.T, file string) string {
+	t.Helper()
+	f, err := os.Open(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		t.Fatal(err)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+func randomFile(t *testing.T, file string, size int64) {
+	t.Helper()
+	f, err := os.Create(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := io.CopyN(f, rand.Reader, size); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSFTP100MiB(t *testing.T) {
+	needTool(t, "sftp")
+	ts := startServer(t, nil)
+	src := filepath.Join(ts.dir, "src")
+	randomFile(t, src, 100<<20)
+	up, down := filepath.Join(ts.dir, "up"), filepath.Join(ts.dir, "down")
+	batch := fmt.Sprintf("put %s %s\nget %s %s\n", src, up, up, down)
+	args := append(ts.sshOpts(ts.client), "-P", fmt.Sprint(ts.addr.Port), "-b", "-", "127.0.0.1")
+	cmd := exec.Command("sftp", args...)
+	cmd.Stdin = strings.NewReader(batch)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("sftp: %v\n%s", err, out)
+	}
+	want := sha256File(t, src)
+	for _, f := range []string{up, down} {
+		if got := sha256File(t, f); got != want {
+			t.Errorf("%s: sha256 %s, want %s", f, got, want)
+		}
+	}
+}
+
+func TestSCPBothWays(t *testing.T) {
+	needTool(t, "scp")
+	ts := startServer(t, nil)
+	src := filepath.Join(ts.dir, "src")
+	randomFile(t, src, 5<<20)
+	up, down := filepath.Join(ts.dir, "up"), filepath.Join(ts.dir, "down")
+	scp := func(from, to string) {
+		args := append(ts.sshOpts(ts.client), "-P", fmt.Sprint(ts.addr.Port), from, to)
+		if out, err := exec.Command("scp", args...).CombinedOutput(); err != nil {
+			t.Fatalf("scp %s %s: %v\n%s", from, to, err, out)
+		}
+	}
+	scp(src, "127.0.0.1:"+up)
+	scp("127.0.0.1:"+up, down)
+	want := sha256File(t, src)
+	for _, f := range []string{up, down} {
+		if got := sha256File(t, f); got != want {
+			t.Errorf("%s: sha256 %s, want %s", f, got, want)
+		}
+	}
+}
+
+func TestConcurrentSessions(t *testing.T) {
+	ts := startServer(t, nil)
+	const n = 16
+	var wg sync.WaitGroup
+	errs := make(chan string, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out, errOut, code := ts.sshRun([]byte(fmt.Sprint(i)),
+				fmt.Sprintf(`read x; sleep 1; echo "$x-%d"; echo e%d >&2; exit %d`, i, i, i))
+			if code != i || out != fmt.Sprintf("%d-%d\n", i, i) || errOut != fmt.Sprintf("e%d\n", i) {
+				errs <- fmt.Sprintf("session %d: code %d out %q err %q", i, code, out, errOut)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+}
+
+func TestForwardingRefused(t *testing.T) {
+	ts := startServer(t, nil)
+	target, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer target.Close()
+	go func() {
+		for {
+			c, err := target.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("reached\n"))
+			c.Close()
+		}
+	}()
+
+	// Local forwarding (-W opens a direct-tcpip channel at once).
+	out, errOut, code := ts.sshRun(nil, "-W", target.Addr().String())
+	if code != 255 || strings.Contains(out, "reached") || !strings.Contains(errOut, "forwarding failed") {
+		t.Errorf("local forward: code %d out %q err %q", code, out, errOut)
+	}
+	// Remote forwarding.
+	_, errOut, code = ts.sshRun(nil, "-o", "ExitOnForwardFailure=yes", "-R", "0:"+target.Addr().String(), "true")
+	if code != 255 || !strings.Contains(errOut, "forwarding failed") {
+		t.Errorf("remote forward: code %d err %q", code, errOut)
+	}
+	// The Go client reports refusals directly: a direct-tcpip channel
+	// and agent forwarding (refused, not pretended).
+	client := ts.goClient()
+	if _, err := client.Dial("tcp", target.Addr().String()); err == nil {
+		t.Errorf("direct-tcpip channel opened")
+	}
+	sess, err := client.NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	if err := agent.RequestAgentForwarding(sess); err == nil {
+		t.Errorf("agent forwarding accepted")
+	}
+	ts.logs.waitFor(t, "refused direct-tcpip channel", 5*time.Second)
+	ts.logs.waitFor(t, "refused tcpip-forward request", 5*time.Second)
+	ts.logs.waitFor(t, "refused auth-agent-req@openssh.com", 5*time.Second)
+}
+
+func TestSendEnvFiltered(t *testing.T) {
+	ts := startServer(t, nil)
+	cmd := ts.ssh("-o", "SendEnv=LD_PRELOAD LD_LIBRARY_PATH LANG LC_TIME NOT_ALLOWED",
+		"127.0.0.1", `echo "[$LD_PRELOAD][$LD_LIBRARY_PATH][$LANG][$LC_TIME][$NOT_ALLOWED]"`)
+	// LD_PRELOAD must name something harmless: it applies to the client.
+	cmd.Env = append(os.Environ(), "LD_PRELOAD=libc.so.6", "LD_LIBRARY_PATH=/tmp/evil", "LANG=C.UTF-8", "LC_TIME=C", "NOT_ALLOWED=1")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(out) != "[][][C.UTF-8][C][]\n" {
+		t.Fatalf("remote env %q", out)
+	}
+	ts.logs.waitFor(t, "refused env LD_PRELOAD", 5*time.Second)
+	ts.logs.waitFor(t, "refused env LD_LIBRARY_PATH", 5*time.Second)
+}
+
+func TestKeyOptions(t *testing.T) {
+	ts := startServer(t, nil)
+	line := func(opts string) {
+		b := append([]byte(opts+" "), gossh.MarshalAuthorizedKey(ts.clientSg.PublicKey())...)
+		if err := os.WriteFile(ts.authKeys, b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	line(`command="echo forced:$SSH_ORIGINAL_COMMAND"`)
+	if out, _, code := ts.sshRun(nil, "echo", "asked"); code != 0 || out != "forced:echo asked\n" {
+		t.Errorf("command=: code %d out %q", code, out)
+	}
+	line(`from="10.9.8.7,192.0.2.0/24"`)
+	if _, _, code := ts.sshRun(nil, "true"); code != 255 {
+		t.Errorf("from= not matching: code %d, want 255", code)
+	}
+	ts.logs.waitFor(t, "source not in from=", 5*time.Second)
+	line(`from="127.0.0.0/8,!10.0.0.1"`)
+	if _, _, code := ts.sshRun(nil, "true"); code != 0 {
+		t.Errorf("from= matching: code %d", code)
+	}
+	line(`no-pty`)
+	if _, errOut, code := ts.sshRun(nil, "-tt", "true"); code != 255 || !strings.Contains(errOut, "PTY allocation request failed") {
+		t.Errorf("no-pty: code %d err %q", code, errOut)
+	}
+	sess, err := ts.goClient().NewSession()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sess.Close()
+	if err := sess.RequestPty("xterm", 24, 80, nil); err == nil {
+		t.Errorf("no-pty: pty granted")
+	}
+	if out, err := sess.Output("tty || true"); err != nil || !strings.Contains(string(out), "not a tty") {
+		t.Errorf("no-pty: %v %q", err, out)
+	}
+	line(`expiry-time="20000101"`)
+	if _, _, code := ts.sshRun(nil, "true"); code != 255 {
+		t.Errorf("expired key: code %d", code)
+	}
+	line(`cert-authority`)
+	if _, _, code := ts.sshRun(nil, "true"); code != 255 {
+		t.Errorf("cert-authority key: code %d", code)
+	}
+	ts.logs.waitFor(t, `option "cert-authority" is not supported`, 5*time.Second)
+}
+
+func TestHandshakeTimeoutAndConnectionCaps(t *testing.T) {
+	ts := startServer(t, func(c *Config) {
+		c.HandshakeTimeout = 2 * time.Second
+		c.MaxUnauthenticatedPerSource = 2
+		c.MaxAuthFailures = 3
+	})
+	dial := func() net.Conn {
+		c, err := net.Dial("tcp", ts.addr.String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	// Two silent connections take the per-source slots ...
+	a, b := dial(), dial()
+	defer a.Close()
+	defer b.Close()
+	time.Sleep(200 * time.Millisecond)
+	// ... so a third is closed without a server greeting.
+	c := dial()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := c.Read(make([]byte, 64)); err == nil {
+		t.Errorf("third unauthenticated connection served (%d bytes)", n)
+	}
+	c.Close()
+	ts.logs.waitFor(t, "too many unauthenticated connections from this address", 5*time.Second)
+	// The silent ones are dropped after the handshake timeout.
+	for _, conn := range []net.Conn{a, b} {
+		conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+		if _, err := io.Copy(io.Discard, conn); err != nil {
+			t.Errorf("silent connection not closed by the server: %v", err)
+		}
+	}
+	ts.logs.waitFor(t, "no login within 2s", 5*time.Second)
+	// Those two failures and one more with a wrong key reach the cap;
+	// then even the right key is turned away for a while.
+	ts.ssh("-i", filepath.Join(ts.dir, "id_other"), "true").Run()
+	if _, _, code := ts.sshRun(nil, "true"); code != 255 {
+		t.Errorf("login accepted after %d failures", 3)
+	}
+	ts.logs.waitFor(t, "too many failed logins from this address", 5*time.Second)
+}
+
+func TestBindRetriedWhileTaken(t *testing.T) {
+	blocker, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	taken := blocker.Addr().String()
+	ts := startServer(t, func(c *Config) {
+		c.Listen = []string{taken}
+		c.BindRetry = 100 * time.Millisecond
+	})
+	// The other listener serves at once.
+	if out, _, code := ts.sshRun(nil, "echo", "up"); code != 0 || out != "up\n" {
+		t.Fatalf("second listener: code %d out %q", code, out)
+	}
+	ts.logs.waitFor(t, "listen "+taken, 5*time.Second)
+	blocker.Close()
+	ts.logs.waitFor(t, "listening on "+taken, 10*time.Second)
+	port := blocker.Addr().(*net.TCPAddr).Port
+	cmd := ts.ssh("-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+		"-p", fmt.Sprint(port), "echo", "late")
+	if out, err := cmd.Output(); err != nil || string(out) != "late\n" {
+		t.Fatalf("retried listener: %v %q", err, out)
+	}
+}
+
+// TestSurvivesClientDisconnects kills clients in the middle of each kind
+// of session, then checks the server still serves and that the remote
+// children were hung up.
+func TestSurvivesClientDisconnects(t *testing.T) {
+	needTool(t, "sftp", "sleep")
+	ts := startServer(t, nil)
+	big := filepath.Join(ts.dir, "big")
+	randomFile(t, big, 16<<20)
+
+	kills := map[string]*exec.Cmd{
+		"exec":  ts.ssh("127.0.0.1", "sleep 1000.101; echo never"),
+		"stdin": ts.ssh("127.0.0.1", "sleep 1000.102 & cat >/dev/null; wait"),
+		"pty":   ts.ssh("-tt", "127.0.0.1", "sleep 1000.103"),
+		"sftp": exec.Command("sftp", append(ts.sshOpts(ts.client), "-l", "20000", "-P", fmt.Sprint(ts.addr.Port),
+			"127.0.0.1:"+big, filepath.Join(ts.dir, "partial"))...),
+		"output": ts.ssh("127.0.0.1", "sleep 1000.104 & cat /dev/zero"),
+	}
+	kills["stdin"].Stdin = io.LimitReader(zeros{}, 1<<40)
+	ptm, err := pty.Start(kills["pty"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ptm.Close()
+	go io.Copy(io.Discard, ptm)
+	for name, cmd := range kills {
+		if name == "pty" {
+			continue
+		}
+		if name == "output" {
+			cmd.Stdout = io.Discard
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+	}
+	ts.logs.waitFor(t, "sleep 1000.101", 20*time.Second)
+	ts.logs.waitFor(t, "sleep 1000.102", 20*time.Second)
+	ts.logs.waitFor(t, "sleep 1000.103", 20*time.Second)
+	ts.logs.waitFor(t, "sleep 1000.104", 20*time.Second)
+	ts.logs.waitFor(t, `subsystem "sftp"`, 20*time.Second)
+	time.Sleep(500 * time.Millisecond) // mid-transfer
+	for _, cmd := range kills {
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+	}
+	// The remote children are hung up ...
+	for _, marker := range []string{"1000.101", "1000.102", "1000.103", "1000.104"} {
+		deadline := time.Now().Add(20 * time.Second)
+		for processWithArg(marker) {
+			if time.Now().After(deadline) {
+				t.Errorf("remote sleep %s still running after its client died", marker)
+				break
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	// ... and the server still serves.
+	if out, _, code := ts.sshRun(nil, "echo", "alive"); code != 0 || out != "alive\n" {
+		t.Fatalf("after disconnects: code %d out %q", code, out)
+	}
+}
+
+// processWithArg reports whether some process has arg in its command line.
+func processWithArg(arg string) bool {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil {
+			continue
+		}
+		for _, a := range bytes.Split(b, []byte{0}) {
+			if string(a) == arg {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+func TestKeepaliveDropsDeadPeer(t *testing.T) {
+	ts := startServer(t, func(c *Config) {
+		c.KeepaliveInterval = 200 * time.Millisecond
+		c.KeepaliveMax = 3
+	})
+	// A proxy that goes silent in both directions, like a dead network.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var frozen sync.WaitGroup
+	frozen.Add(1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		s, err := net.Dial("tcp", ts.addr.String())
+		if err != nil {
+			return
+		}
+		pipe := func(dst, src net.Conn) {
+			buf := make([]byte, 32<<10)
+			for {
+				n, err := src.Read(buf)
+				if err != nil {
+					return
+				}
+				if strings.Contains(ts.logs.String(), "sleep 1000.201") {
+					frozen.Wait() // hold the bytes: the peer is gone
+				}
+				dst.Write(buf[:n])
+			}
+		}
+		go pipe(s, c)
+		pipe(c, s)
+	}()
+	defer frozen.Done()
+	cmd := ts.ssh("-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+		"-p", fmt.Sprint(ln.Addr().(*net.TCPAddr).Port), "sleep 1000.201")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	ts.logs.waitFor(t, "no keepalive reply", 20*time.Second)
+	deadline := time.Now().Add(20 * time.Second)
+	for processWithArg("1000.201") {
+		if time.Now().After(deadline) {
+			t.Fatal("session of the dead peer still running")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func exitOf(t *testing.T, err error) int {
+	t.Helper()
+	if err == nil {
+		return 0
+	}
+	ee, ok := err.(*exec.ExitError)
+	if !ok {
+		t.Fatalf("run: %v", err)
+	}
+	return ee.ExitCode()
+}
