@@ -183,6 +183,7 @@ func routeStrings(s *State) []string {
 // IPv6 /64 with the provider's router at fe80::1.
 func TestApplyIPv6LinkLocalGateway(t *testing.T) {
 	tn := newTestNet(t)
+	tn.withDAD()
 	tn.veth("eth0", "52:54:00:00:00:01", "p0")
 	tn.pip("addr add fe80::1/64 dev p0 nodad\naddr add 2001:db8:1::1/64 dev p0 nodad")
 	tn.ip("addr add 2001:db8:1::5/64 dev eth0\nroute add default via fe80::1 dev eth0 proto static")
@@ -331,4 +332,33 @@ func TestCheckTarget(t *testing.T) {
 	if r := Check(ctx, ""); r.OK() || len(r.Gateways) != 1 || r.Gateways[0].Answered {
 		t.Errorf("check with the gateway gone: %s", r)
 	}
+}
+
+// Router advertisements handled by a daemon that is gone (networkd keeps
+// the kernel's accept_ra at 0): Apply hands them back to the kernel.
+func TestApplyAcceptRA(t *testing.T) {
+	tn := newTestNet(t)
+	tn.veth("eth0", "52:54:00:00:00:01", "p0")
+	tn.pip("addr add fe80::1/64 dev p0 nodad")
+	tn.sysctl("net/ipv6/conf/eth0/accept_ra", "0")
+	tn.ip("addr add 2001:db8:3::5/64 dev eth0 mngtmpaddr noprefixroute valid_lft 600 preferred_lft 300\nroute add default via fe80::1 dev eth0 proto ra metric 1024")
+	tn.waitDAD()
+	s, err := Capture()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := s.Link("eth0"); l.AcceptRA != 0 || !slices.Equal(l.Addrs[0].Flags, []string{"mngtmpaddr", "noprefixroute"}) {
+		t.Fatalf("captured %+v", l)
+	}
+	rep := Apply(s, ApplyOptions{})
+	if err := rep.Err(); err != nil {
+		t.Fatalf("apply: %v\n%s", err, rep)
+	}
+	if got := tn.sysctl("net/ipv6/conf/eth0/accept_ra", ""); got != "1" {
+		t.Errorf("accept_ra %s after apply, want 1\n%s", got, rep)
+	}
+	if rep := Apply(s, ApplyOptions{}); rep.Changed() != 0 || !strings.Contains(rep.String(), "unchanged sysctl eth0 accept_ra") {
+		t.Errorf("second apply:\n%s", rep)
+	}
+	checkGateways(t, 1)
 }

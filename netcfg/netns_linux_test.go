@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net"
+	"os"
 	"os/exec"
 	"runtime"
 	"strings"
@@ -64,7 +65,30 @@ func newTestNet(t *testing.T) *testNet {
 	t.Cleanup(restore)
 	tn.ip("link set lo up")
 	tn.pip("link set lo up")
+	// Duplicate address detection costs seconds per link; tests that
+	// exercise it turn it back on with withDAD.
+	tn.sysctl("net/ipv6/conf/default/accept_dad", "0")
 	return tn
+}
+
+// withDAD turns duplicate address detection on for links made after it.
+func (tn *testNet) withDAD() { tn.sysctl("net/ipv6/conf/default/accept_dad", "1") }
+
+// sysctl reads (value "") or writes a sysctl of the host namespace; /proc/sys/net
+// belongs to the namespace of the thread that opens it.
+func (tn *testNet) sysctl(name, value string) string {
+	tn.t.Helper()
+	p := "/proc/sys/" + name
+	if value != "" {
+		if err := os.WriteFile(p, []byte(value), 0o644); err != nil {
+			tn.t.Fatal(err)
+		}
+	}
+	b, err := os.ReadFile(p)
+	if err != nil {
+		tn.t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
 }
 
 // ip runs ip(8) in the host namespace; each line of cmds is one command.
