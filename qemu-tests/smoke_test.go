@@ -43,6 +43,8 @@ func TestSmoke(t *testing.T) {
 					t.Errorf("/proc/1/comm = %q, want %q", got, tc.init)
 				}
 				if tc.init != "systemd" {
+					// sysvinit's own init, and no systemd anywhere.
+					g.MustRun(t, "dpkg-query -W sysvinit-core && test ! -e /run/systemd/system")
 					return
 				}
 				// "degraded" only means some unit failed; the manager runs.

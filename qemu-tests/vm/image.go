@@ -205,7 +205,26 @@ func build(ctx context.Context, name, dir string, logf func(string, ...any)) err
 		return err
 	}
 	logf("image %s built", name)
+	pruneOld(name, dir)
 	return nil
+}
+
+// pruneOld removes builds of name from earlier recipes; each holds up to
+// 2 GiB that nothing uses any more.
+func pruneOld(name, keep string) {
+	old, _ := filepath.Glob(filepath.Join(filepath.Dir(keep), name+"-????????????"))
+	for _, d := range old {
+		if d != keep && isHex(strings.TrimPrefix(filepath.Base(d), name+"-")) {
+			os.RemoveAll(d)
+			os.Remove(d + ".log")
+			os.Remove(d + ".lock")
+		}
+	}
+}
+
+func isHex(s string) bool {
+	_, err := hex.DecodeString(s)
+	return err == nil
 }
 
 func loadImage(name, dir string) (*Image, error) {
