@@ -12,7 +12,10 @@ import (
 	"github.com/vishvananda/netlink"
 )
 
-const dhcpTimeout = 15 * time.Second
+const (
+	dhcpTimeout = 15 * time.Second
+	dhcpAttempt = 2 * time.Second
+)
 
 // dhcp runs DHCPv4 on the links that ask for it and, with DHCPFallback, on
 // the links whose captured IPv4 default gateway does not answer.
@@ -64,7 +67,8 @@ func capturedGateway4(s *State, name string) (netip.Addr, bool) {
 func (a *applier) lease(s *State, l Link, c netlink.Link) {
 	name := c.Attrs().Name
 	timeout := cmpOr(a.opts.DHCPTimeout, dhcpTimeout)
-	client, err := nclient4.New(name, nclient4.WithTimeout(timeout/3), nclient4.WithRetry(3))
+	// Short attempts, many of them: a lost DISCOVER should cost seconds.
+	client, err := nclient4.New(name, nclient4.WithTimeout(dhcpAttempt), nclient4.WithRetry(max(1, int(timeout/dhcpAttempt))))
 	if err != nil {
 		a.add("dhcp", name, "", fmt.Errorf("DHCPv4 client on %s: %w", name, err))
 		return

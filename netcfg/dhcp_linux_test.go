@@ -22,10 +22,20 @@ func (tn *testNet) dnsmasq(link string, args ...string) {
 		"--keep-in-foreground", "--no-resolv", "--no-hosts", "--conf-file=/dev/null", "--port=0",
 		"--user=root", "--interface=" + link, "--bind-interfaces",
 		"--dhcp-leasefile=" + filepath.Join(dir, "leases"), "--pid-file=" + filepath.Join(dir, "pid"),
-		"--log-dhcp", "--log-facility=" + filepath.Join(dir, "log")}, args...)...)
+		"--no-ping", "--log-dhcp", "--log-facility=" + filepath.Join(dir, "log")}, args...)...)
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
 		tn.t.Fatalf("dnsmasq: %v", err)
+	}
+	// dnsmasq writes its pid file once it is serving.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(dir, "pid")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			tn.t.Fatal("dnsmasq did not start within 5s")
+		}
 	}
 	tn.t.Cleanup(func() {
 		cmd.Process.Kill()
