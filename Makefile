@@ -48,6 +48,12 @@ test: unit qemu-test
 images:
 	$(GO) run ./qemu-tests/images
 
+# Speed and memory targets, each measured against a reference tool in the
+# same run (benchmarks behind the `bench` build tag, run once each).
+BENCH_PKGS := ./sshd/
+bench: build/paroodise
+	PAROODISE_BIN=$(CURDIR)/build/paroodise $(GO) test -tags bench -run '^$$' -bench . -benchtime 1x -timeout 30m $(BENCH_PKGS)
+
 demo: build/paroodise
 	$(GO) run ./qemu-tests/demo -bin $(CURDIR)/build/paroodise
 
