@@ -49,10 +49,11 @@ type Env struct {
 	InitVersion func(exe string) (string, error)
 	// Free reports the bytes available to root on a filesystem.
 	Free func(path string) (uint64, error)
-	// CaptureNetwork captures the live network; ParseNetwork parses a
-	// --net override. Nil when this build has no network capture.
-	CaptureNetwork func() (Network, error)
-	ParseNetwork   func(spec string) (Network, error)
+	// CaptureNetwork captures the live network; OverrideNetwork captures
+	// it with a --net override applied. Nil when this build has no
+	// network capture.
+	CaptureNetwork  func() (Network, error)
+	OverrideNetwork func(spec string) (Network, error)
 	// Toolbox names the commands to link into the new root's /usr/bin.
 	Toolbox func() []string
 }
@@ -166,27 +167,28 @@ func Preflight(env Env, opts Options) (*Plan, error) {
 
 	// Network.
 	switch {
-	case opts.Net != "" && env.ParseNetwork == nil:
+	case opts.Net != "" && env.OverrideNetwork == nil:
 		p.refuse("--net given, but this build cannot configure the network")
 	case opts.Net != "":
-		p.Network, err = env.ParseNetwork(opts.Net)
+		p.Network, err = env.OverrideNetwork(opts.Net)
 		if err != nil {
 			p.refuse("--net %q: %v", opts.Net, err)
 		}
-		p.NetNote = "from --net " + opts.Net
 	case env.CaptureNetwork != nil:
 		p.Network, err = env.CaptureNetwork()
 		if err != nil {
 			p.refuse("capture the network configuration: %v (give it with --net)", err)
 		}
-		p.NetNote = "captured from the running kernel"
-		if s, ok := p.Network.(fmt.Stringer); ok && err == nil {
-			p.NetNote = s.String()
-		}
 	default:
 		p.NetNote = "not captured (this build has no network capture); the kernel keeps its addresses across a re-exec"
 		if p.Method == MethodSoftReboot {
 			p.refuse("soft-reboot stops the network, and this build cannot restore it: use --method %s", MethodReexec)
+		}
+	}
+	if p.Network != nil {
+		p.NetNote = "captured, re-applied by init"
+		if s, ok := p.Network.(fmt.Stringer); ok {
+			p.NetNote = s.String()
 		}
 	}
 	if c := env.Env("SSH_CONNECTION"); c != "" {
@@ -402,7 +404,7 @@ func (p *Plan) Render(w io.Writer) {
 	for _, s := range p.Skipped {
 		pf("  left behind: %s\n", s)
 	}
-	pf("  network:     %s\n", p.NetNote)
+	pf("  network:     %s\n", strings.ReplaceAll(strings.TrimSpace(p.NetNote), "\n", "\n               "))
 	if len(p.Spare) > 0 {
 		pf("  spared:      pids %s (this session, until the first login to the new server)\n", joinInts(p.Spare))
 	}
