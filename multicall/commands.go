@@ -6,6 +6,7 @@ import (
 	"github.com/paroodise/paroodise/cli"
 	"github.com/paroodise/paroodise/shell"
 	"github.com/paroodise/paroodise/sshd"
+	"github.com/paroodise/paroodise/takeover"
 )
 
 // commands is the whole table; each package exposes a Main-shaped func.
@@ -17,6 +18,7 @@ func init() {
 		{Name: "help", Summary: "list the commands", Run: runHelp},
 		{Name: "version", Summary: "print the version", Run: runVersion},
 		{Name: "sh", Summary: "the rescue shell (POSIX sh with line editing and history)", Aliases: []string{"sh"}, Run: shell.Run},
+		{Name: "takeover", Summary: "hand this running server over to paroodise, in RAM", Run: takeover.Run},
 		{Name: "sshd", Summary: "serve SSH with the host's keys (standalone)", Run: sshd.Run},
 	}
 }
