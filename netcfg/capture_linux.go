@@ -137,12 +137,22 @@ func readAcceptRA(dir, name string) int {
 	return v
 }
 
-// fromAddr converts a kernel address; keep is false for addresses the
-// kernel manages itself (none today; the hook keeps Capture and Apply's
-// comparison in one place).
+// IPv6 address states the kernel makes and remakes on its own: privacy
+// addresses (IFA_F_TEMPORARY, the same bit as IPv4's IFA_F_SECONDARY) and
+// addresses that failed duplicate address detection.
+const (
+	ifaTemporary = 0x01
+	ifaDADFailed = 0x08
+)
+
+// fromAddr converts a kernel address; keep is false for IPv6 privacy and
+// failed addresses, which are not configuration, and for unparsable ones.
 func fromAddr(a netlink.Addr, linkName string) (Addr, bool) {
 	p, ok := prefixOf(a.IPNet)
 	if !ok {
+		return Addr{}, false
+	}
+	if p.Addr().Is6() && a.Flags&(ifaTemporary|ifaDADFailed) != 0 {
 		return Addr{}, false
 	}
 	out := Addr{

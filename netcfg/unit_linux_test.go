@@ -210,3 +210,17 @@ func TestReachabilityString(t *testing.T) {
 		t.Error("no gateways and no target is OK")
 	}
 }
+
+func TestFromAddrSkipsPrivacyAddresses(t *testing.T) {
+	v6, _ := netlink.ParseAddr("2001:db8::1234/64")
+	v6.Flags = ifaTemporary
+	if _, keep := fromAddr(*v6, "eth0"); keep {
+		t.Error("IPv6 privacy address kept")
+	}
+	v4, _ := netlink.ParseAddr("192.0.2.6/24")
+	v4.Flags, v4.Label = ifaTemporary, "eth0:1" // IFA_F_SECONDARY for IPv4
+	got, keep := fromAddr(*v4, "eth0")
+	if !keep || got.Label != "eth0:1" || got.String() != "192.0.2.6/24 label eth0:1 valid_lft 0s preferred_lft 0s" {
+		t.Errorf("IPv4 secondary: %v %s", keep, got)
+	}
+}
