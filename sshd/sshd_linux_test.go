@@ -21,6 +21,8 @@ import (
 	"github.com/creack/pty"
 	gossh "golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
+
+	"github.com/paroodise/paroodise/reaper"
 )
 
 func TestHostKeyTypesCheckedAgainstKnownHosts(t *testing.T) {
@@ -384,19 +386,24 @@ func TestSCPBothWays(t *testing.T) {
 	ts := startServer(t, nil)
 	src := filepath.Join(ts.dir, "src")
 	randomFile(t, src, 5<<20)
-	up, down := filepath.Join(ts.dir, "up"), filepath.Join(ts.dir, "down")
-	scp := func(from, to string) {
-		args := append(ts.sshOpts(ts.client), "-P", fmt.Sprint(ts.addr.Port), from, to)
-		if out, err := exec.Command("scp", args...).CombinedOutput(); err != nil {
-			t.Fatalf("scp %s %s: %v\n%s", from, to, err, out)
-		}
-	}
-	scp(src, "127.0.0.1:"+up)
-	scp("127.0.0.1:"+up, down)
 	want := sha256File(t, src)
-	for _, f := range []string{up, down} {
-		if got := sha256File(t, f); got != want {
-			t.Errorf("%s: sha256 %s, want %s", f, got, want)
+	// OpenSSH 9 scp speaks SFTP; -O is the old protocol, which runs
+	// "scp -t" or "scp -f" through the shell.
+	for _, mode := range []string{"-s", "-O"} {
+		up, down := filepath.Join(ts.dir, "up"+mode), filepath.Join(ts.dir, "down"+mode)
+		scp := func(from, to string) {
+			args := append([]string{mode}, ts.sshOpts(ts.client)...)
+			args = append(args, "-P", fmt.Sprint(ts.addr.Port), from, to)
+			if out, err := exec.Command("scp", args...).CombinedOutput(); err != nil {
+				t.Fatalf("scp %s %s %s: %v\n%s", mode, from, to, err, out)
+			}
+		}
+		scp(src, "127.0.0.1:"+up)
+		scp("127.0.0.1:"+up, down)
+		for _, f := range []string{up, down} {
+			if got := sha256File(t, f); got != want {
+				t.Errorf("%s: sha256 %s, want %s", f, got, want)
+			}
 		}
 	}
 }
@@ -747,4 +754,51 @@ func exitOf(t *testing.T, err error) int {
 		t.Fatalf("run: %v", err)
 	}
 	return ee.ExitCode()
+}
+
+// TestExitCodesUnderReaperLoop serves the way PID 1 does, with the
+// reaper's loop collecting every orphan, and checks that no session's
+// exit status is stolen. It runs in a child test process, because the
+// loop would also collect the other tests' plain exec.Cmd children.
+func TestExitCodesUnderReaperLoop(t *testing.T) {
+	if os.Getenv("PAROODISE_SSHD_REAPER_CHILD") == "" {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestExitCodesUnderReaperLoop$", "-test.v", "-test.count=1")
+		cmd.Env = append(os.Environ(), "PAROODISE_SSHD_REAPER_CHILD=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "--- PASS: TestExitCodesUnderReaperLoop") {
+			t.Fatalf("child: %v\n%s", err, out)
+		}
+		return
+	}
+	if err := reaper.BecomeSubreaper(); err != nil {
+		t.Fatal(err)
+	}
+	orphans, stop := reaper.Subscribe()
+	defer stop()
+	reaper.Loop()
+	ts := startServer(t, nil)
+	const n = 20
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// The background sleep outlives its shell and is re-parented
+			// to this process, as orphans are to PID 1.
+			cmd := ts.ssh(fmt.Sprintf("sleep 0.2 & exit %d", i+3))
+			err := reaper.Run(cmd)
+			if code := exitOf(t, err); code != i+3 {
+				t.Errorf("session %d: exit %d, want %d", i, code, i+3)
+			}
+		}()
+	}
+	wg.Wait()
+	deadline := time.After(30 * time.Second)
+	for got := 0; got < n; got++ {
+		select {
+		case <-orphans:
+		case <-deadline:
+			t.Fatalf("only %d of %d orphans reaped by the loop", got, n)
+		}
+	}
 }
