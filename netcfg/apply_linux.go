@@ -142,6 +142,7 @@ func Apply(s *State, opts ApplyOptions) *Report {
 		a.addrs(l)
 	}
 	a.routes(s.Routes)
+	a.rules(s.Rules)
 	if opts.ResolvConf != "" && len(s.DNS.Servers) > 0 {
 		changed, err := writeResolvConf(opts.ResolvConf, s.DNS)
 		a.add("dns", opts.ResolvConf, changedAction(changed), err)
@@ -650,6 +651,58 @@ func parseProtocolValue(s string) (netlink.RouteProtocol, error) {
 		p = unix.RTPROT_BOOT
 	}
 	return netlink.RouteProtocol(p), err
+}
+
+// rules adds the rules that are not there yet; rules have no replace.
+func (a *applier) rules(rules []Rule) {
+	if len(rules) == 0 {
+		return
+	}
+	live, err := retryDump("RTM_GETRULE", func() ([]netlink.Rule, error) { return a.h.RuleList(netlink.FAMILY_ALL) })
+	if err != nil {
+		a.add("rule", "list", "", err)
+		return
+	}
+	var have []Rule
+	for _, r := range live {
+		if cr, ok := fromRule(r); ok {
+			have = append(have, cr)
+		}
+	}
+	for _, r := range rules {
+		if slices.Contains(have, r) {
+			a.add("rule", r.String(), ActionUnchanged, nil)
+			continue
+		}
+		if err := a.h.RuleAdd(toNetlinkRule(r)); err != nil {
+			a.add("rule", r.String(), "", fmt.Errorf("RTM_NEWRULE %s: %w", r, err))
+			continue
+		}
+		a.add("rule", r.String(), ActionChanged, nil)
+	}
+}
+
+func toNetlinkRule(r Rule) *netlink.Rule {
+	n := netlink.NewRule()
+	n.Family = unix.AF_INET
+	if r.IPv6 {
+		n.Family = unix.AF_INET6
+	}
+	n.Priority, n.Table, n.Invert = r.Priority, r.Table, r.Not
+	n.IifName, n.OifName, n.Mark = r.IIF, r.OIF, r.FwMark
+	if r.FwMask != 0 {
+		n.Mask = &r.FwMask
+	}
+	n.SuppressPrefixlen = r.SuppressPrefixLen
+	if r.From.IsValid() {
+		n.Src = ipNet(r.From)
+	}
+	if r.To.IsValid() {
+		n.Dst = ipNet(r.To)
+	}
+	p, _ := parseProtocol(r.Protocol)
+	n.Protocol = uint8(p)
+	return n
 }
 
 // writeResolvConf writes d atomically, replacing a symlink (e.g. to

@@ -35,6 +35,13 @@ func (tn *testNet) flushAll(s *State) {
 		}
 		tn.ip(family + " route flush table " + strconv.Itoa(cmp.Or(r.Table, MainTable)))
 	}
+	for _, r := range s.Rules {
+		family := "-4"
+		if r.IPv6 {
+			family = "-6"
+		}
+		tn.ip(family + " rule del priority " + strconv.Itoa(r.Priority))
+	}
 }
 
 // normalized drops what legitimately differs between two captures: the
@@ -220,8 +227,21 @@ func TestApplyTwoNICs(t *testing.T) {
 		link set eth1 mtu 1400
 		route add default via 192.0.2.1 dev eth0
 		route add 10.2.0.0/16 via 10.1.0.1 dev eth1 metric 5
-		route add default via 10.1.0.1 dev eth1 table 100`)
-	roundTrip(t, tn)
+		route add default via 10.1.0.1 dev eth1 table 100
+		rule add from 10.1.0.5 lookup 100 priority 1000
+		rule add fwmark 0x10/0xff iif eth1 lookup 100 priority 1001
+		-6 rule add to 2001:db8::/32 lookup 100 priority 1002 suppress_prefixlength 0`)
+	_, after := roundTrip(t, tn)
+	var rules []string
+	for _, r := range after.Rules {
+		rules = append(rules, r.String())
+	}
+	if want := []string{
+		"1000: from 10.1.0.5/32 lookup 100", "1001: from all fwmark 0x10/0xff iif eth1 lookup 100",
+		"1002: inet6 from all to 2001:db8::/32 lookup 100 suppress_prefixlength 0",
+	}; !reflect.DeepEqual(rules, want) {
+		t.Errorf("rules %q, want %q", rules, want)
+	}
 	checkGateways(t, 1)
 
 	// After a rename the links are still found by MAC.

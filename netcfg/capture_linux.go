@@ -78,7 +78,16 @@ func capture(h *netlink.Handle) (*State, error) {
 	if err != nil {
 		return nil, err
 	}
+	rules, err := retryDump("RTM_GETRULE", func() ([]netlink.Rule, error) { return h.RuleList(netlink.FAMILY_ALL) })
+	if err != nil {
+		return nil, err
+	}
 	s := &State{Version: Version, CapturedAt: time.Now().UTC()}
+	for _, r := range rules {
+		if cr, keep := fromRule(r); keep {
+			s.Rules = append(s.Rules, cr)
+		}
+	}
 	names := map[int]string{}
 	for _, l := range links {
 		names[l.Attrs().Index] = l.Attrs().Name
@@ -240,6 +249,37 @@ func fromRoute(r netlink.Route, names map[int]string) (Route, bool) {
 			Weight:  nh.Hops + 1,
 			OnLink:  nh.Flags&unix.RTNH_F_ONLINK != 0,
 		})
+	}
+	return out, true
+}
+
+// fromRule converts a rule; keep is false for the kernel's default rules
+// and for rules with actions or selectors Rule cannot express.
+func fromRule(r netlink.Rule) (Rule, bool) {
+	unsupported := r.Goto >= 0 || r.Table <= 0 || r.Tos != 0 || r.TunID != 0 || r.Flow >= 0 || r.SuppressIfgroup >= 0 ||
+		r.Dport != nil || r.Sport != nil || r.UIDRange != nil || r.IPProto != 0
+	if unsupported || r.Protocol == unix.RTPROT_KERNEL {
+		return Rule{}, false
+	}
+	out := Rule{
+		IPv6:              r.Family == unix.AF_INET6,
+		Priority:          r.Priority,
+		Table:             r.Table,
+		IIF:               r.IifName,
+		OIF:               r.OifName,
+		FwMark:            r.Mark,
+		Not:               r.Invert,
+		SuppressPrefixLen: r.SuppressPrefixlen,
+		Protocol:          protocolName(int(r.Protocol)),
+	}
+	if r.Mask != nil && *r.Mask != 0xffffffff {
+		out.FwMask = *r.Mask
+	}
+	if p, ok := prefixOf(r.Src); ok {
+		out.From = p
+	}
+	if p, ok := prefixOf(r.Dst); ok {
+		out.To = p
 	}
 	return out, true
 }

@@ -45,6 +45,12 @@ func (s *State) WriteText(w io.Writer) error {
 			fmt.Fprintf(&b, "    %s\n", r)
 		}
 	}
+	if len(s.Rules) > 0 {
+		b.WriteString("rules:\n")
+		for _, r := range s.Rules {
+			fmt.Fprintf(&b, "    %s\n", r)
+		}
+	}
 	if len(s.DNS.Servers) > 0 || len(s.DNS.Search) > 0 {
 		b.WriteString("dns:")
 		for _, a := range s.DNS.Servers {
@@ -140,6 +146,46 @@ func (r Route) String() string {
 	}
 	if r.AdvMSS != 0 {
 		b.WriteString(" advmss " + strconv.Itoa(r.AdvMSS))
+	}
+	return b.String()
+}
+
+// String formats r like ip-rule(8).
+func (r Rule) String() string {
+	var b strings.Builder
+	b.WriteString(strconv.Itoa(r.Priority) + ":")
+	if r.IPv6 {
+		b.WriteString(" inet6")
+	}
+	if r.Not {
+		b.WriteString(" not")
+	}
+	if r.From.IsValid() {
+		b.WriteString(" from " + r.From.String())
+	} else {
+		b.WriteString(" from all")
+	}
+	if r.To.IsValid() {
+		b.WriteString(" to " + r.To.String())
+	}
+	if r.FwMark != 0 {
+		b.WriteString(" fwmark 0x" + strconv.FormatUint(uint64(r.FwMark), 16))
+		if r.FwMask != 0 {
+			b.WriteString("/0x" + strconv.FormatUint(uint64(r.FwMask), 16))
+		}
+	}
+	if r.IIF != "" {
+		b.WriteString(" iif " + r.IIF)
+	}
+	if r.OIF != "" {
+		b.WriteString(" oif " + r.OIF)
+	}
+	b.WriteString(" lookup " + strconv.Itoa(r.Table))
+	if r.SuppressPrefixLen >= 0 {
+		b.WriteString(" suppress_prefixlength " + strconv.Itoa(r.SuppressPrefixLen))
+	}
+	if r.Protocol != "" {
+		b.WriteString(" proto " + r.Protocol)
 	}
 	return b.String()
 }

@@ -30,7 +30,9 @@ type State struct {
 	// Routes of all tables except the local one, without the routes the
 	// kernel derives from addresses on its own.
 	Routes []Route `json:"routes,omitempty"`
-	DNS    DNS     `json:"dns,omitzero"`
+	// Rules are the policy routing rules besides the kernel's defaults.
+	Rules []Rule `json:"rules,omitempty"`
+	DNS   DNS    `json:"dns,omitzero"`
 }
 
 // Link is one network interface and its addresses.
@@ -99,6 +101,24 @@ type Nexthop struct {
 	Gateway netip.Addr `json:"gateway,omitzero"`
 	Weight  int        `json:"weight,omitempty"` // 1..256; 0 means 1
 	OnLink  bool       `json:"onlink,omitempty"`
+}
+
+// Rule is a policy routing rule that looks up a table (ip-rule(8)); rules
+// with other actions or selectors are not captured.
+type Rule struct {
+	IPv6     bool         `json:"ipv6,omitempty"`
+	Priority int          `json:"priority"`
+	Table    int          `json:"table"`
+	From     netip.Prefix `json:"from,omitzero"`
+	To       netip.Prefix `json:"to,omitzero"`
+	IIF      string       `json:"iif,omitempty"`
+	OIF      string       `json:"oif,omitempty"`
+	FwMark   uint32       `json:"fwmark,omitempty"`
+	FwMask   uint32       `json:"fwmask,omitempty"` // 0 means the kernel's default (all ones)
+	Not      bool         `json:"not,omitempty"`
+	// SuppressPrefixLen is -1 when unset.
+	SuppressPrefixLen int    `json:"suppress_prefixlength"`
+	Protocol          string `json:"protocol,omitempty"`
 }
 
 // DNS is the resolver configuration.
@@ -250,6 +270,11 @@ func (s *State) Validate() error {
 			return fmt.Errorf("route %d (%s): %w", i, r.Dst, err)
 		}
 	}
+	for i, r := range s.Rules {
+		if err := r.validate(); err != nil {
+			return fmt.Errorf("rule %d (%s): %w", i, r, err)
+		}
+	}
 	for _, a := range s.DNS.Servers {
 		if !a.IsValid() {
 			return errors.New("dns: invalid server address")
@@ -299,6 +324,22 @@ func (r Route) validate(names map[string]bool) error {
 		return errors.New("unicast route without dev, gateway or next hops")
 	}
 	return nil
+}
+
+func (r Rule) validate() error {
+	for _, p := range []netip.Prefix{r.From, r.To} {
+		if p.IsValid() && p.Addr().Is6() != r.IPv6 {
+			return errors.New("selector of the other family")
+		}
+	}
+	if r.Priority < 0 || r.Table <= 0 || r.SuppressPrefixLen < -1 || r.SuppressPrefixLen > 128 {
+		return errors.New("priority, table or suppress_prefixlength out of range")
+	}
+	if r.FwMask != 0 && r.FwMark == 0 {
+		return errors.New("fwmask without fwmark")
+	}
+	_, err := parseProtocol(r.Protocol)
+	return err
 }
 
 // Link returns the link named name, or nil.

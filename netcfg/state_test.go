@@ -29,6 +29,9 @@ const sampleDoc = `{
     {"dst": "::/0", "dev": "eth0", "gateway": "fe80::1", "protocol": "ra", "metric": 1024},
     {"dst": "10.0.0.0/8", "type": "blackhole"}
   ],
+  "rules": [
+    {"priority": 1000, "table": 100, "from": "203.0.113.5/32", "suppress_prefixlength": -1}
+  ],
   "dns": {"servers": ["185.12.64.1", "2a01:4ff:ff00::add:1"], "search": ["example.com"], "source": "/run/systemd/resolve/resolv.conf"}
 }`
 
@@ -70,6 +73,7 @@ func TestParseSaveLoad(t *testing.T) {
 		"eth0.100: vlan up mac 52:54:00:00:00:01 vlan 100 on eth0",
 		"default via 172.31.1.1 dev eth0 proto dhcp metric 100 onlink",
 		"blackhole 10.0.0.0/8",
+		"1000: from 203.0.113.5/32 lookup 100",
 		"dns: 185.12.64.1 2a01:4ff:ff00::add:1 search example.com",
 	} {
 		if !strings.Contains(b.String(), want) {
@@ -102,6 +106,8 @@ func TestParseRejects(t *testing.T) {
 		"v6 via v4":     edit(`"dst": "::/0", "dev": "eth0", "gateway": "fe80::1"`, `"dst": "::/0", "dev": "eth0", "gateway": "10.0.0.1"`),
 		"no target":     edit(`"dst": "10.0.0.0/8", "type": "blackhole"`, `"dst": "10.0.0.0/8"`),
 		"not json":      "version: 1",
+		"rule family":   edit(`"from": "203.0.113.5/32"`, `"from": "2001:db8::/32"`),
+		"rule table":    edit(`"priority": 1000, "table": 100`, `"priority": 1000, "table": 0`),
 	} {
 		if _, err := Parse([]byte(doc)); err == nil {
 			t.Errorf("%s: Parse accepted it", name)
