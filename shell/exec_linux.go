@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
@@ -26,21 +28,10 @@ const selfExe = "/proc/self/exe"
 // race it for the exit status.
 func (s *shell) exec(ctx context.Context, args []string) error {
 	hc := interp.HandlerCtx(ctx)
-	path, err := interp.LookPathDir(hc.Dir, hc.Env, args[0])
+	path, status, err := lookPath(hc, args[0])
 	if err != nil {
-		switch {
-		case !strings.Contains(args[0], "/") && toolbox.Has(args[0]):
-			path = selfExe
-		case errors.Is(err, fs.ErrPermission):
-			fmt.Fprintf(hc.Stderr, "sh: %s: permission denied\n", args[0])
-			return interp.ExitStatus(126)
-		case strings.Contains(args[0], "/"):
-			fmt.Fprintf(hc.Stderr, "sh: %s: no such file or directory\n", args[0])
-			return interp.ExitStatus(127)
-		default:
-			fmt.Fprintf(hc.Stderr, "sh: %s: command not found\n", args[0])
-			return interp.ExitStatus(127)
-		}
+		fmt.Fprintf(hc.Stderr, "sh: %s: %v\n", args[0], err)
+		return interp.ExitStatus(status)
 	}
 	cmd, err := s.start(func() *exec.Cmd {
 		return &exec.Cmd{
@@ -71,11 +62,45 @@ func (s *shell) exec(ctx context.Context, args []string) error {
 	var ee *exec.ExitError
 	if errors.As(err, &ee) {
 		if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			if ws.Signal() == syscall.SIGINT && s.interactive {
+				s.interrupt()
+			}
 			return interp.ExitStatus(128 + int(ws.Signal()))
 		}
 		return interp.ExitStatus(ee.ExitCode())
 	}
 	return err
+}
+
+// lookPath finds the program for name: a path as given, else the first in
+// PATH, else this binary when name is a toolbox command. On failure it
+// returns the shell's status for it: 127 not found, 126 not executable.
+func lookPath(hc interp.HandlerContext, name string) (string, uint8, error) {
+	if !strings.Contains(name, "/") {
+		if path, err := interp.LookPathDir(hc.Dir, hc.Env, name); err == nil {
+			return path, 0, nil
+		}
+		if toolbox.Has(name) {
+			return selfExe, 0, nil
+		}
+		return "", 127, errors.New("command not found")
+	}
+	path := name
+	if !filepath.IsAbs(path) {
+		path = filepath.Join(hc.Dir, path)
+	}
+	st, err := os.Stat(path)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return "", 127, errors.New("no such file or directory")
+	case err != nil:
+		return "", 126, unwrapExec(err)
+	case st.IsDir():
+		return "", 126, errors.New("is a directory")
+	case st.Mode()&0o111 == 0:
+		return "", 126, errors.New("permission denied")
+	}
+	return path, 0, nil
 }
 
 // start starts a command made by newCmd through the reaper and records it

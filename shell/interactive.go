@@ -3,6 +3,7 @@ package shell
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -36,9 +37,9 @@ func prompt() string {
 	return "paroodise$ "
 }
 
-// interactive reads, edits and runs lines from the terminal in until EOF
+// readTerminal reads, edits and runs lines from the terminal in until EOF
 // (^D on an empty line) or exit, and returns the last status.
-func (s *shell) interactive(in *os.File) int {
+func (s *shell) readTerminal(in *os.File) int {
 	cr := &ctrlCReader{r: in}
 	hist := loadHistory(s.runner.Env.Get("HOME").String(), cr)
 	defer hist.close()
@@ -63,8 +64,16 @@ func (s *shell) interactive(in *os.File) int {
 			if lr.cont = parser.Incomplete(); lr.cont {
 				continue
 			}
+			ctx := s.statementContext()
 			for _, st := range stmts {
-				last = s.status(s.runner.Run(s.statementContext(), st))
+				err := s.runner.Run(ctx, st)
+				last = s.status(err)
+				// An interrupt cancels ctx, which interp reports as exiting;
+				// only exit, errexit and the like end this shell.
+				if errors.Is(err, context.Canceled) {
+					s.setStatus(last)
+					break
+				}
 				if s.runner.Exited() {
 					return last
 				}
@@ -77,6 +86,15 @@ func (s *shell) interactive(in *os.File) int {
 			fmt.Fprintln(s.stdio.Stdout)
 			return last
 		}
+	}
+}
+
+// setStatus makes $? n, as after the command that was interrupted; interp
+// itself leaves 1 after a cancelled statement.
+func (s *shell) setStatus(n int) {
+	f, err := syntax.NewParser().Parse(strings.NewReader(fmt.Sprintf("(exit %d)", n)), "")
+	if err == nil {
+		s.runner.Run(context.Background(), f.Stmts[0])
 	}
 }
 
@@ -128,7 +146,8 @@ func (l *lineReader) readLine() (string, error) {
 		l.s.mu.Unlock()
 		restore()
 	}()
-	if w, h, err := term.GetSize(l.fd); err == nil {
+	// A terminal that reports no size keeps term's default of 80x24.
+	if w, h, err := term.GetSize(l.fd); err == nil && w > 0 && h > 0 {
 		l.t.SetSize(w, h)
 	}
 	if l.cont {

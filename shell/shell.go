@@ -137,6 +137,9 @@ type shell struct {
 	children map[*os.Process]bool
 	cancel   context.CancelFunc // of the statement now running
 	sig      syscall.Signal     // fatal signal received, or 0
+	// interactive: a command killed by SIGINT abandons the line, as the
+	// shell's own ^C would.
+	interactive bool
 	// catch is whether the shell handles signals; tests run shells
 	// in-process without.
 	catch       bool
@@ -162,9 +165,16 @@ func (s *shell) run(o *options) int {
 	if os.Getenv("PATH") == "" {
 		env = append(env, "PATH="+DefaultPath)
 	}
+	stdin := s.stdio.Stdin
+	if _, isFile := stdin.(*os.File); !isFile && o.command == nil && o.file == "" {
+		// The script comes from stdin. interp would copy a stdin that is
+		// not a file into a pipe for the commands, racing the parser for
+		// the script's bytes, so the commands get no stdin instead.
+		stdin = nil
+	}
 	var err error
 	s.runner, err = interp.New(
-		interp.StdIO(s.stdio.Stdin, s.stdio.Stdout, s.stdio.Stderr),
+		interp.StdIO(stdin, s.stdio.Stdout, s.stdio.Stderr),
 		interp.Env(expand.ListEnviron(env...)),
 		interp.ExecHandlers(func(interp.ExecHandlerFunc) interp.ExecHandlerFunc { return s.exec }),
 		interp.CallHandler(s.callHandler),
@@ -189,9 +199,10 @@ func (s *shell) run(o *options) int {
 		return s.runScript(f, o.name)
 	}
 	if t, ok := terminalOf(s.stdio); ok || o.interactive {
+		s.interactive = true
 		s.handleSignals(true)
 		if ok {
-			return s.interactive(t)
+			return s.readTerminal(t)
 		}
 	} else {
 		s.handleSignals(false)
@@ -222,8 +233,9 @@ func (s *shell) stream(r io.Reader) int {
 		if parser.Incomplete() {
 			continue
 		}
+		ctx := s.statementContext()
 		for _, st := range stmts {
-			last = s.status(s.runner.Run(s.statementContext(), st))
+			last = s.status(s.runner.Run(ctx, st))
 			if s.runner.Exited() || s.signaled() != 0 {
 				return last
 			}
@@ -232,7 +244,8 @@ func (s *shell) stream(r io.Reader) int {
 	return last
 }
 
-// statementContext returns a context that a signal cancels.
+// statementContext returns the context for the statements of one input
+// line, which an interrupt cancels.
 func (s *shell) statementContext() context.Context {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.mu.Lock()
@@ -242,6 +255,15 @@ func (s *shell) statementContext() context.Context {
 	s.cancel = cancel
 	s.mu.Unlock()
 	return ctx
+}
+
+// interrupt abandons the rest of the current line.
+func (s *shell) interrupt() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cancel != nil {
+		s.cancel()
+	}
 }
 
 // status maps a Run result to an exit status.

@@ -3,8 +3,12 @@ package shell
 import (
 	"os"
 	"os/signal"
+	"runtime"
 	"sync"
 	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // handleSignals decides what SIGINT, SIGQUIT, SIGTERM and SIGHUP do.
@@ -43,19 +47,17 @@ func (s *shell) handleSignals(interactive bool) {
 }
 
 func (s *shell) onSignal(sig syscall.Signal, interactive bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if interactive {
 		switch sig {
 		case syscall.SIGINT, syscall.SIGQUIT:
-			if s.cancel != nil {
-				s.cancel()
-			}
+			s.interrupt()
 			return
 		case syscall.SIGTERM:
 			return
 		}
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.sig = sig
 	for p := range s.children {
 		p.Signal(sig)
@@ -73,12 +75,16 @@ func (s *shell) onSignal(sig syscall.Signal, interactive bool) {
 }
 
 // die ends the process by sig with its default action, so the parent sees
-// the signal; SIGQUIT's default in Go is a stack dump, so it exits
-// 128+N instead, as a shell reports it.
+// the signal. The signal goes to this thread, where the runtime acts on it
+// before the syscall returns; os.Exit is only the fallback. SIGQUIT's
+// default in Go is a stack dump, so it exits 128+N instead, as a shell
+// reports it.
 func die(sig syscall.Signal) {
 	if sig != syscall.SIGQUIT {
 		signal.Reset(sig)
-		syscall.Kill(os.Getpid(), sig)
+		runtime.LockOSThread()
+		unix.Tgkill(unix.Getpid(), unix.Gettid(), sig)
+		time.Sleep(100 * time.Millisecond)
 	}
 	os.Exit(128 + int(sig))
 }

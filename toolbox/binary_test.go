@@ -489,6 +489,14 @@ var toolCases = map[string]func(w *work){
 	"seq": func(w *work) { w.want("seq 3", w.ok("seq", "3"), "1\n2\n3\n") },
 	"sh": func(w *work) {
 		w.want("sh -c", w.ok("sh", "-c", `echo $((6*7)) "$0" "$1"`, "name", "one"), "42 name one\n")
+		// With nothing on PATH the shell still finds the toolbox in itself.
+		c := w.cmd(context.Background(), "sh", "-c", "cat f | sha256sum; no-such-tool")
+		c.Env = []string{"PATH=/nonexistent"}
+		out, err := c.Output()
+		w.want("toolbox without PATH", string(out), sum256(hello)+"  -\n")
+		if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 127 {
+			w.t.Errorf("unknown command: %v, want exit 127", err)
+		}
 	},
 	"sha256sum": func(w *work) {
 		w.want("sha256sum f", w.ok("sha256sum", "f"), sum256(hello)+"  f\n")
