@@ -3,6 +3,7 @@ package sshd
 import (
 	"crypto/ed25519"
 	"crypto/rand"
+	"fmt"
 	"net"
 	"os"
 	"path/filepath"
@@ -253,5 +254,21 @@ func TestGeneratedHostKeyPersists(t *testing.T) {
 	}
 	if _, err := loadHostKeys([]string{bad}, false, "", logf); err == nil {
 		t.Fatal("no key and no state dir must fail")
+	}
+}
+
+func TestLimitedLog(t *testing.T) {
+	var lines []string
+	l := &limitedLog{out: func(f string, a ...any) { lines = append(lines, fmt.Sprintf(f, a...)) }, burst: 3, period: time.Hour}
+	for i := range 10 {
+		l.logf("line %d", i)
+	}
+	if len(lines) != 3 || lines[2] != "line 2" {
+		t.Fatalf("burst: %q", lines)
+	}
+	l.start = time.Now().Add(-2 * time.Hour) // the period has passed
+	l.logf("later")
+	if len(lines) != 5 || !strings.HasPrefix(lines[3], "7 more messages") || lines[4] != "later" {
+		t.Fatalf("after the period: %q", lines)
 	}
 }

@@ -51,7 +51,7 @@ func (s *Server) newGlider() *glssh.Server {
 		ConnCallback:         s.admit,
 		ServerConfigCallback: s.serverConfig,
 		ConnectionFailedCallback: func(c net.Conn, err error) {
-			s.logf("connection from %s failed before login: %v", c.RemoteAddr(), err)
+			s.preauth.logf("connection from %s failed before login: %v", c.RemoteAddr(), err)
 		},
 		ChannelHandlers: map[string]glssh.ChannelHandler{
 			"session": s.handleSession,
@@ -73,13 +73,13 @@ func (s *Server) admit(ctx glssh.Context, c net.Conn) net.Conn {
 	}
 	release, refusal := s.gate.admit(src, time.Now())
 	if refusal != "" {
-		s.logf("refused connection from %s: %s", c.RemoteAddr(), refusal)
+		s.preauth.logf("refused connection from %s: %s", c.RemoteAddr(), refusal)
 		return nil
 	}
 	st := &connState{src: src, remote: c.RemoteAddr().String(), release: release}
 	st.deadline = time.AfterFunc(s.cfg.HandshakeTimeout, func() {
 		if !st.authed.Load() {
-			s.logf("connection from %s: no login within %s, closing", st.remote, s.cfg.HandshakeTimeout)
+			s.preauth.logf("connection from %s: no login within %s, closing", st.remote, s.cfg.HandshakeTimeout)
 			c.Close()
 		}
 	})
@@ -103,7 +103,7 @@ func (c *trackedConn) Close() error {
 			c.srv.gate.failed(st.src, time.Now())
 			st.mu.Lock()
 			if len(st.offered) > 0 {
-				c.srv.logf("login refused from %s: none of the offered keys is authorized (%s)", st.remote, strings.Join(st.offered, ", "))
+				c.srv.preauth.logf("login refused from %s: none of the offered keys is authorized (%s)", st.remote, strings.Join(st.offered, ", "))
 			}
 			st.mu.Unlock()
 		}
@@ -143,7 +143,7 @@ func (s *Server) serverConfig(ctx glssh.Context) *gossh.ServerConfig {
 // client proves it holds the key, so it only decides.
 func (s *Server) publicKeyOK(ctx glssh.Context, key glssh.PublicKey) bool {
 	fp := gossh.FingerprintSHA256(key)
-	_, err := s.match(ctx.User(), ctx.RemoteAddr(), key)
+	_, err := s.match(ctx.User(), ctx.RemoteAddr(), key, s.preauth.logf)
 	if err != nil {
 		if st := stateOf(ctx); st != nil {
 			st.mu.Lock()
@@ -153,7 +153,7 @@ func (s *Server) publicKeyOK(ctx glssh.Context, key glssh.PublicKey) bool {
 			st.mu.Unlock()
 		}
 		if !isUnknownKey(err) {
-			s.logf("refused key %s for %q from %s: %v", fp, ctx.User(), ctx.RemoteAddr(), err)
+			s.preauth.logf("refused key %s for %q from %s: %v", fp, ctx.User(), ctx.RemoteAddr(), err)
 		}
 		return false
 	}
@@ -166,14 +166,15 @@ func (unknownKeyError) Error() string { return "not in any authorized_keys file"
 
 func isUnknownKey(err error) bool { _, ok := err.(unknownKeyError); return ok }
 
-// match finds the authorized key entry that lets user in from addr.
-func (s *Server) match(user string, addr net.Addr, key gossh.PublicKey) (*AuthorizedKey, error) {
+// match finds the authorized key entry that lets user in from addr;
+// problems in the files go to logf.
+func (s *Server) match(user string, addr net.Addr, key gossh.PublicKey, logf func(string, ...any)) (*AuthorizedKey, error) {
 	if !s.users[user] {
 		return nil, fmt.Errorf("user %q is not accepted (only %s)", user, strings.Join(s.cfg.Users, ", "))
 	}
 	var lastErr error = unknownKeyError{}
 	now := time.Now()
-	for _, k := range s.authorizedKeys(true) {
+	for _, k := range s.authorizedKeys(logf) {
 		if !glssh.KeysEqual(k.Key, key) {
 			continue
 		}
@@ -187,21 +188,22 @@ func (s *Server) match(user string, addr net.Addr, key gossh.PublicKey) (*Author
 }
 
 // authorizedKeys reads every authorized_keys file now, logging problems
-// when asked to (each login attempt, so they are seen when they matter).
-func (s *Server) authorizedKeys(logProblems bool) []AuthorizedKey {
+// to logf unless it is nil (each login attempt logs them, so they are
+// seen when they matter).
+func (s *Server) authorizedKeys(logf func(string, ...any)) []AuthorizedKey {
 	var all []AuthorizedKey
 	for _, f := range s.cfg.AuthorizedKeysFiles {
 		b, err := os.ReadFile(f)
 		if err != nil {
-			if !os.IsNotExist(err) && logProblems {
-				s.logf("authorized keys: %v", err)
+			if !os.IsNotExist(err) && logf != nil {
+				logf("authorized keys: %v", err)
 			}
 			continue
 		}
 		keys, problems := ParseAuthorizedKeys(f, b)
-		if logProblems {
+		if logf != nil {
 			for _, p := range problems {
-				s.logf("authorized keys: %s", p)
+				logf("authorized keys: %s", p)
 			}
 		}
 		all = append(all, keys...)
@@ -211,7 +213,7 @@ func (s *Server) authorizedKeys(logProblems bool) []AuthorizedKey {
 
 // loggedIn runs once the client has proven it holds an accepted key.
 func (s *Server) loggedIn(ctx glssh.Context, meta gossh.ConnMetadata, key gossh.PublicKey) (*gossh.Permissions, error) {
-	k, err := s.match(meta.User(), meta.RemoteAddr(), key)
+	k, err := s.match(meta.User(), meta.RemoteAddr(), key, nil)
 	if err != nil {
 		// The files changed between the offer and the signature.
 		return nil, err
@@ -286,4 +288,40 @@ func (s *Server) refuseChannel(_ *glssh.Server, conn *gossh.ServerConn, ch gossh
 func (s *Server) refuseRequest(ctx glssh.Context, _ *glssh.Server, req *gossh.Request) (bool, []byte) {
 	s.logf("refused %s request from %s@%s: forwarding is not offered", req.Type, ctx.User(), ctx.RemoteAddr())
 	return false, nil
+}
+
+// limitedLog passes at most burst lines per period, then says how many it
+// dropped, so that peers who never log in cannot flood the log.
+type limitedLog struct {
+	out    func(string, ...any)
+	burst  int
+	period time.Duration
+
+	mu      sync.Mutex
+	start   time.Time
+	n       int
+	dropped int
+}
+
+func (l *limitedLog) logf(format string, args ...any) {
+	l.mu.Lock()
+	now := time.Now()
+	dropped := 0
+	if now.Sub(l.start) >= l.period {
+		dropped = l.dropped
+		l.start, l.n, l.dropped = now, 0, 0
+	}
+	pass := l.n < l.burst
+	if pass {
+		l.n++
+	} else {
+		l.dropped++
+	}
+	l.mu.Unlock()
+	if dropped > 0 {
+		l.out("%d more messages about connections without login were dropped", dropped)
+	}
+	if pass {
+		l.out(format, args...)
+	}
 }

@@ -94,8 +94,8 @@ func hostKeyFileOrCreate(file string) (gossh.Signer, bool, error) {
 		return nil, false, fmt.Errorf("mkdir %s: %w", filepath.Dir(file), err)
 	}
 	tmp := file + ".tmp"
-	if err := os.WriteFile(tmp, pem.EncodeToMemory(block), 0o600); err != nil {
-		return nil, false, fmt.Errorf("write %s: %w", tmp, err)
+	if err := writeSynced(tmp, pem.EncodeToMemory(block)); err != nil {
+		return nil, false, err
 	}
 	if err := os.Rename(tmp, file); err != nil {
 		return nil, false, fmt.Errorf("rename %s %s: %w", tmp, file, err)
@@ -105,4 +105,24 @@ func hostKeyFileOrCreate(file string) (gossh.Signer, bool, error) {
 		return nil, false, err
 	}
 	return s, true, nil
+}
+
+// writeSynced writes a 0600 file and syncs it, so a power cut after the
+// rename cannot leave an empty key behind.
+func writeSynced(file string, data []byte) error {
+	f, err := os.OpenFile(file, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", file, err)
+	}
+	_, err = f.Write(data)
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("write %s: %w", file, err)
+	}
+	return nil
 }

@@ -69,7 +69,7 @@ type Config struct {
 	Banner func() string
 	// OnLogin, if set, is called after each successful authentication
 	// with the login name, the key's SHA256 fingerprint and the client's
-	// address.
+	// address. It runs inside the handshake and must not block.
 	OnLogin func(user, fingerprint, remote string)
 	// Logf logs logins, sessions and refusals. Default log.Printf.
 	Logf func(format string, args ...any)
@@ -110,6 +110,7 @@ type Server struct {
 	home     string
 	users    map[string]bool
 	logf     func(string, ...any)
+	preauth  *limitedLog // for what peers can cause before logging in
 	gate     *gate
 	hostKeys []gossh.Signer
 	glider   *glssh.Server
@@ -180,9 +181,10 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("sshd: %w", err)
 	}
 	s.hostKeys = keys
+	s.preauth = &limitedLog{out: s.logf, burst: 50, period: 10 * time.Second}
 	s.gate = newGate(c.MaxUnauthenticated, c.MaxUnauthenticatedPerSource, c.MaxAuthFailures, c.FailureWindow)
 	s.glider = s.newGlider()
-	if n := len(s.authorizedKeys(false)); n == 0 {
+	if n := len(s.authorizedKeys(s.logf)); n == 0 {
 		s.logf("warning: no authorized keys in %v: nobody can log in until one is added", c.AuthorizedKeysFiles)
 	} else {
 		s.logf("%d authorized keys in %v", n, c.AuthorizedKeysFiles)
