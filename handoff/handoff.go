@@ -38,6 +38,10 @@ type State struct {
 	// OldRoot is where the old / is mounted after pivot_root; empty when
 	// the old init already unmounted it (soft-reboot).
 	OldRoot string `json:"old_root,omitempty"`
+	// OldRootDevice is the block device that was mounted at / ("/dev/vda1"
+	// or "MAJ:MIN"), so that init can tell whether its disk is free even
+	// when the old root is already unmounted (soft-reboot).
+	OldRootDevice string `json:"old_root_device,omitempty"`
 	// SparePIDs are the admin's processes (the session that ran
 	// takeover) to keep alive until someone logs in to the new server.
 	SparePIDs []int `json:"spare_pids,omitempty"`

@@ -1,0 +1,363 @@
+package pid1
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// Releaser frees the old root: it stops the old processes, turns off swap
+// on the old disk, unmounts the old root deepest first, and takes down the
+// dm/LVM/md devices on its disk, until the disk can be opened exclusively.
+// Each destructive step is a func field so that tests can watch or fake it.
+type Releaser struct {
+	OldRoot string // where the old / is mounted, or "" when already gone
+	Device  string // the old / device, "/dev/vda1" or "MAJ:MIN", if known
+	// SparePIDs are kept alive (with their ancestors and descendants)
+	// while Release is called with spare set.
+	SparePIDs []int
+	Grace     time.Duration // between SIGTERM and SIGKILL
+	Logf      func(string, ...any)
+
+	ProcFS, SysFS, DevFS string
+
+	Kill     func(spared map[int]bool) []Proc
+	Unmount2 func(target string, flags int) error
+	Remount  func(target string) error // read-only
+	Swapoff  func(path string) error
+	RemoveDM func(dev string) error // "MAJ:MIN"
+	StopMD   func(name string) error
+	// Free opens a device node exclusively; nil error means it is free.
+	Free func(path string) error
+
+	mu      sync.Mutex
+	rootDev string // MAJ:MIN of the old root, once known
+}
+
+// NewReleaser returns a Releaser acting on the real system.
+func NewReleaser(oldRoot string, logf func(string, ...any)) *Releaser {
+	r := &Releaser{
+		OldRoot: oldRoot,
+		Grace:   10 * time.Second,
+		Logf:    logf,
+		ProcFS:  procRoot, SysFS: "/sys", DevFS: "/dev",
+		Unmount2: unix.Unmount,
+		Remount: func(t string) error {
+			return unix.Mount("", t, "", unix.MS_REMOUNT|unix.MS_RDONLY, "")
+		},
+		Swapoff: swapoff,
+		Free:    openExclusive,
+	}
+	r.Kill = func(spared map[int]bool) []Proc { return killAll(r.Logf, r.ProcFS, spared, r.Grace) }
+	r.RemoveDM = func(dev string) error { return removeDM(r.DevFS, dev) }
+	r.StopMD = func(name string) error { return stopMD(r.DevFS, name) }
+	return r
+}
+
+// Release runs every step and reports where the old root stands. With
+// spare, the admin's processes (SparePIDs) are left running.
+func (r *Releaser) Release(spare bool) RootStatus {
+	st := RootStatus{Path: r.OldRoot, State: RootReleasing}
+	mounts, err := r.mounts()
+	if err != nil {
+		st.Errors = append(st.Errors, err.Error())
+	}
+	r.noteRootDev(mounts)
+
+	var spared map[int]bool
+	if spare && len(r.SparePIDs) > 0 {
+		ps := listProcs(r.ProcFS)
+		var all []int
+		for _, p := range ps {
+			all = append(all, p.Pid)
+		}
+		spared = spareSet(ps, r.SparePIDs, listeners(r.ProcFS, all))
+		for pid := range spared {
+			st.Spared = append(st.Spared, pid)
+		}
+		slices.Sort(st.Spared)
+	}
+	if r.OldRoot != "" {
+		r.Kill(spared)
+	}
+
+	disks, stack := r.topology()
+	st.SwapOff, st.Errors = r.swapoff(disks, stack, st.Errors)
+	if r.OldRoot != "" {
+		var still []Mount
+		still, st.Errors = r.unmountAll(st.Errors)
+		for _, m := range still {
+			desc := m.Point
+			if m.ReadOnly() {
+				desc += " (read-only)"
+			}
+			st.Mounted = append(st.Mounted, desc)
+		}
+		if len(still) > 0 {
+			st.Holders = holders(r.ProcFS, still)
+		}
+	}
+	for _, d := range stack {
+		var err error
+		switch {
+		case strings.HasPrefix(d.Name, "dm-"):
+			err = r.RemoveDM(d.Dev)
+		case strings.HasPrefix(d.Name, "md"):
+			err = r.StopMD(d.Name)
+		default:
+			continue
+		}
+		if err != nil {
+			st.Errors = append(st.Errors, fmt.Sprintf("stop %s: %v", d.Name, err))
+			continue
+		}
+		st.Stopped = append(st.Stopped, d.Name)
+	}
+	st.DiskFree = len(st.Mounted) == 0
+	for _, name := range disks {
+		d := Disk{Dev: filepath.Join(r.DevFS, name), Free: true}
+		if err := r.Free(d.Dev); err != nil {
+			d.Free = false
+			d.HeldBy = append(sysBlock{r.SysFS}.claims(name), err.Error())
+			st.DiskFree = false
+		}
+		st.Disks = append(st.Disks, d)
+	}
+	st.State = RootReleased
+	if !st.DiskFree {
+		st.State = RootBusy
+	}
+	return st
+}
+
+// Unmount unmounts everything under the old root, remounting read-only
+// what stays busy; used on the way to reboot.
+func (r *Releaser) Unmount() {
+	if r.OldRoot == "" {
+		return
+	}
+	_, errs := r.unmountAll(nil)
+	for _, e := range errs {
+		r.Logf("%s", e)
+	}
+}
+
+func (r *Releaser) mounts() ([]Mount, error) {
+	b, err := os.ReadFile(filepath.Join(r.ProcFS, "thread-self/mountinfo"))
+	if err != nil {
+		return nil, err
+	}
+	return parseMountinfo(string(b))
+}
+
+// noteRootDev remembers the old root's device before it is unmounted.
+func (r *Releaser) noteRootDev(mounts []Mount) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.rootDev != "" {
+		return
+	}
+	if r.Device != "" {
+		if d, err := resolveDevice(r.Device); err == nil {
+			r.rootDev = d
+			return
+		}
+	}
+	for _, m := range mounts {
+		if m.Point != r.OldRoot {
+			continue
+		}
+		r.rootDev = m.Dev
+		// btrfs and others show an anonymous 0:N; the source names the disk.
+		if strings.HasPrefix(m.Dev, "0:") && strings.HasPrefix(m.Source, "/dev/") {
+			if d, err := resolveDevice(m.Source); err == nil {
+				r.rootDev = d
+			}
+		}
+	}
+}
+
+// topology returns the whole disks below the old root and the dm/md
+// devices built on them, topmost first.
+func (r *Releaser) topology() (disks []string, stack []blockDev) {
+	r.mu.Lock()
+	dev := r.rootDev
+	r.mu.Unlock()
+	if dev == "" {
+		return nil, nil
+	}
+	sb := sysBlock{r.SysFS}
+	name, err := sb.byDev(dev)
+	if err != nil {
+		return nil, nil // not a block device (nfs, overlay, tmpfs)
+	}
+	disks = sb.disksBelow(name)
+	for _, d := range disks {
+		stack = append(stack, sb.stackAbove(d)...)
+	}
+	return disks, stack
+}
+
+// swapoff turns off swap files under the old root and swap partitions on
+// its disks: the kernel keeps both busy.
+func (r *Releaser) swapoff(disks []string, stack []blockDev, errs []string) ([]string, []string) {
+	b, err := os.ReadFile(filepath.Join(r.ProcFS, "swaps"))
+	if err != nil {
+		return nil, errs
+	}
+	onDisk := map[string]bool{}
+	sb := sysBlock{r.SysFS}
+	for _, d := range disks {
+		onDisk[d] = true
+		for _, p := range sb.partitions(d) {
+			onDisk[p] = true
+		}
+	}
+	for _, d := range stack {
+		onDisk[d.Name] = true
+	}
+	var done []string
+	for _, sw := range parseSwaps(string(b)) {
+		mine := sw.File && r.OldRoot != "" && under(sw.Path, r.OldRoot)
+		if !sw.File {
+			if dev, err := resolveDevice(sw.Path); err == nil {
+				if name, err := sb.byDev(dev); err == nil {
+					mine = onDisk[name]
+				}
+			}
+		}
+		if !mine {
+			continue
+		}
+		if err := r.Swapoff(sw.Path); err != nil {
+			errs = append(errs, fmt.Sprintf("swapoff(%s): %v", sw.Path, err))
+			continue
+		}
+		r.Logf("swap off: %s", sw.Path)
+		done = append(done, sw.Path)
+	}
+	return done, errs
+}
+
+// unmountAll unmounts every mount under the old root, deepest first. A
+// busy mount is retried briefly, then remounted read-only so that the
+// disk at least stays consistent. It returns what is still mounted.
+func (r *Releaser) unmountAll(errs []string) ([]Mount, []string) {
+	mounts, err := r.mounts()
+	if err != nil {
+		return nil, append(errs, err.Error())
+	}
+	var still []Mount
+	for _, m := range unmountOrder(mounts, r.OldRoot) {
+		err := r.Unmount2(m.Point, 0)
+		for try := 0; errors.Is(err, unix.EBUSY) && try < 5; try++ {
+			time.Sleep(100 * time.Millisecond)
+			err = r.Unmount2(m.Point, 0)
+		}
+		switch {
+		case err == nil:
+			r.Logf("unmounted %s (%s %s)", m.Point, m.FSType, m.Source)
+			continue
+		case errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT):
+			continue // already gone with its parent
+		}
+		errs = append(errs, fmt.Sprintf("umount(%s): %v", m.Point, err))
+		if !m.ReadOnly() {
+			if rerr := r.Remount(m.Point); rerr != nil {
+				errs = append(errs, fmt.Sprintf("mount(%s, MS_REMOUNT|MS_RDONLY): %v", m.Point, rerr))
+			} else {
+				m.Options = "ro" + strings.TrimPrefix(m.Options, "rw")
+			}
+		}
+		still = append(still, m)
+	}
+	return still, errs
+}
+
+// holders finds the processes that keep the given mounts busy: their
+// cwd, root, executable, an open file or a mapped file lies on one.
+func holders(procFS string, ms []Mount) []Holder {
+	devs := map[uint64]string{}
+	for _, m := range ms {
+		if d, ok := parseDev(m.Dev); ok {
+			devs[d] = m.Point
+		}
+	}
+	var out []Holder
+	self := os.Getpid()
+	for _, p := range listProcs(procFS) {
+		if p.Kernel || p.Pid == self {
+			continue
+		}
+		dir := filepath.Join(procFS, strconv.Itoa(p.Pid))
+		h := Holder{Pid: p.Pid, Comm: p.Comm}
+		note := func(how, link string) {
+			var st unix.Stat_t
+			if unix.Stat(filepath.Join(dir, link), &st) != nil {
+				return
+			}
+			if pt, ok := devs[st.Dev]; ok {
+				h.How = append(h.How, how)
+				h.Path = pt
+			}
+		}
+		note("cwd", "cwd")
+		note("root", "root")
+		note("exe", "exe")
+		fds, _ := os.ReadDir(filepath.Join(dir, "fd"))
+		for _, fd := range fds {
+			note("fd "+fd.Name(), filepath.Join("fd", fd.Name()))
+		}
+		if lines, err := readLines(filepath.Join(dir, "maps")); err == nil {
+			for _, l := range lines {
+				if d, ok := mapsDev(l); ok {
+					if pt, ok := devs[d]; ok {
+						h.How = append(h.How, "maps")
+						h.Path = pt
+						break
+					}
+				}
+			}
+		}
+		if len(h.How) > 0 {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// mapsDev returns the device of a file-backed line of /proc/PID/maps:
+//
+//	7f0c1c000000-7f0c1c021000 r-xp 00000000 fd:01 1234  /usr/lib/x.so
+func mapsDev(line string) (uint64, bool) {
+	f := strings.Fields(line)
+	if len(f) < 6 || f[4] == "0" {
+		return 0, false
+	}
+	a, b, ok := strings.Cut(f[3], ":")
+	ma, err1 := strconv.ParseUint(a, 16, 32)
+	mi, err2 := strconv.ParseUint(b, 16, 32)
+	if !ok || err1 != nil || err2 != nil {
+		return 0, false
+	}
+	return unix.Mkdev(uint32(ma), uint32(mi)), true
+}
+
+// claims names what sysfs says holds a disk or its partitions.
+func (s sysBlock) claims(disk string) []string {
+	var out []string
+	for _, n := range append([]string{disk}, s.partitions(disk)...) {
+		for _, h := range s.list(n, "holders") {
+			out = append(out, n+" is held by "+h)
+		}
+	}
+	return out
+}
