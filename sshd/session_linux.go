@@ -8,7 +8,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -228,8 +227,9 @@ func (ss *session) command(kind, arg, forced string) *exec.Cmd {
 	case kind == "exec":
 		cmd = exec.Command(cfg.Shell, "-c", arg)
 	default:
-		cmd = exec.Command(cfg.Shell)
-		cmd.Args[0] = "-" + filepath.Base(cfg.Shell) // login shell
+		// -l rather than a "-sh" argv[0]: the multi-call binary picks
+		// its command by argv[0] and would not know "-sh".
+		cmd = exec.Command(cfg.Shell, "-l")
 	}
 	cmd.Env = ss.environ()
 	if forced != "" && arg != "" {

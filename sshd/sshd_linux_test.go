@@ -23,6 +23,7 @@ import (
 	gossh "golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 
+	"github.com/paroodise/paroodise/internal/testutil"
 	"github.com/paroodise/paroodise/reaper"
 )
 
@@ -802,5 +803,34 @@ func TestExitCodesUnderReaperLoop(t *testing.T) {
 		case <-deadline:
 			t.Fatalf("only %d of %d orphans reaped by the loop", got, n)
 		}
+	}
+}
+
+// TestProjectShell serves with paroodise's own sh, reached by its argv[0]
+// name as in the new root, for commands and an interactive login.
+func TestProjectShell(t *testing.T) {
+	dir := t.TempDir()
+	sh := filepath.Join(dir, "sh")
+	if err := os.Symlink(testutil.Binary(t), sh); err != nil {
+		t.Fatal(err)
+	}
+	ts := startServer(t, func(c *Config) { c.Shell = sh })
+	for cmd, want := range map[string]int{"echo $((6*7))": 0, "exit 3": 3, "no-such-command-here": 127} {
+		out, errOut, code := ts.sshRun(nil, cmd)
+		if code != want || (want == 0 && out != "42\n") {
+			t.Errorf("%q: code %d out %q err %q, want %d", cmd, code, out, errOut, want)
+		}
+	}
+	c := ts.ptyLogin(t, 24, 80)
+	c.send("echo hi-$((1+1))\r")
+	c.expect(`hi-2\r\n`)
+	c.send("exit 5\r")
+	select {
+	case err := <-c.done:
+		if code := exitOf(t, err); code != 5 {
+			t.Fatalf("login shell exit %d, want 5", code)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("login shell did not end")
 	}
 }
