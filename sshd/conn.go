@@ -234,7 +234,10 @@ func (s *Server) loggedIn(ctx glssh.Context, meta gossh.ConnMetadata, key gossh.
 		st.deadline.Stop()
 		st.release()
 		s.gate.succeeded(st.src)
-		go s.keepalive(ctx)
+		go func() {
+			defer s.recovered("keepalive of "+st.remote, nil)
+			s.keepalive(ctx)
+		}()
 	}
 	s.logf("login %s from %s with key %s %s (%s %q)", meta.User(), meta.RemoteAddr(), key.Type(), fp, k.Source, k.Comment)
 	if s.cfg.OnLogin != nil {

@@ -66,6 +66,7 @@ func (s *Server) handleSession(_ *glssh.Server, conn *gossh.ServerConn, nc gossh
 		s.logf("session from %s: accept: %v", conn.RemoteAddr(), err)
 		return
 	}
+	defer s.recovered("session of "+conn.User()+"@"+conn.RemoteAddr().String(), func() { ch.Close() })
 	sess := &session{
 		srv: s, conn: conn, ch: ch, ctx: ctx, perms: conn.Permissions,
 		id: conn.User() + "@" + conn.RemoteAddr().String(),
@@ -80,7 +81,10 @@ func (s *Server) handleSession(_ *glssh.Server, conn *gossh.ServerConn, nc gossh
 		}
 		if then != nil {
 			// Output flows only once the client has its reply.
-			go then()
+			go func() {
+				defer s.recovered("session "+sess.id, func() { ch.Close() })
+				then()
+			}()
 		}
 	}
 	// The client closed the channel or the connection went away: hang up

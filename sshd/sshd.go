@@ -17,6 +17,7 @@ import (
 	"net"
 	"os"
 	"os/user"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"time"
@@ -228,10 +229,8 @@ func (s *Server) Serve(ctx context.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			stop := context.AfterFunc(ctx, func() { ln.Close() })
-			defer stop()
 			s.logf("listening on %s", ln.Addr())
-			if err := s.glider.Serve(ln); err != nil && !errors.Is(err, glssh.ErrServerClosed) && ctx.Err() == nil {
+			if err := s.accept(ctx, ln); err != nil {
 				s.logf("listener %s stopped: %v", ln.Addr(), err)
 			}
 		}()
@@ -244,9 +243,9 @@ func (s *Server) Serve(ctx context.Context) error {
 		}()
 	}
 	<-ctx.Done()
-	err := s.glider.Close()
 	wg.Wait()
-	if err != nil && !errors.Is(err, net.ErrClosed) {
+	// Every listener is closed now; this closes the connections.
+	if err := s.glider.Close(); err != nil && !errors.Is(err, net.ErrClosed) {
 		s.logf("close: %v", err)
 	}
 	return nil
@@ -265,21 +264,71 @@ func (s *Server) listenLoop(ctx context.Context, addr string) {
 				s.logf("listen %s: %v (retrying every %s)", addr, err, s.cfg.BindRetry)
 				lastLogged = time.Now()
 			}
-			select {
-			case <-ctx.Done():
-			case <-time.After(s.cfg.BindRetry):
-			}
+			sleepCtx(ctx, s.cfg.BindRetry)
 			continue
 		}
 		s.logf("listening on %s", ln.Addr())
 		lastLogged = time.Time{}
-		// Close also when ctx ends before Serve has registered ln.
-		stop := context.AfterFunc(ctx, func() { ln.Close() })
-		err = s.glider.Serve(ln)
-		stop()
-		if ctx.Err() != nil || errors.Is(err, glssh.ErrServerClosed) {
-			return
+		if err := s.accept(ctx, ln); err != nil {
+			s.logf("listener %s stopped: %v", addr, err)
+			sleepCtx(ctx, s.cfg.BindRetry)
 		}
-		s.logf("listener %s stopped: %v", addr, err)
+	}
+}
+
+// accept serves ln until ctx is done (then it returns nil) or ln is
+// closed under it. Other accept errors, such as running out of file
+// descriptors, are waited out rather than spun on.
+func (s *Server) accept(ctx context.Context, ln net.Listener) error {
+	stop := context.AfterFunc(ctx, func() { ln.Close() })
+	defer stop()
+	defer ln.Close()
+	var delay time.Duration
+	for {
+		c, err := ln.Accept()
+		if ctx.Err() != nil {
+			if c != nil {
+				c.Close()
+			}
+			return nil
+		}
+		if errors.Is(err, net.ErrClosed) {
+			return err
+		}
+		if err != nil {
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			s.preauth.logf("accept on %s: %v", ln.Addr(), err)
+			sleepCtx(ctx, delay)
+			continue
+		}
+		delay = 0
+		go s.handleConn(c)
+	}
+}
+
+// handleConn serves one connection; a panic ends that connection only,
+// never the server, which may be PID 1.
+func (s *Server) handleConn(c net.Conn) {
+	defer s.recovered("connection from "+c.RemoteAddr().String(), func() { c.Close() })
+	s.glider.HandleConn(c)
+}
+
+// recovered, deferred, turns a panic into a log line with the stack and
+// runs cleanup.
+func (s *Server) recovered(what string, cleanup func()) {
+	if r := recover(); r != nil {
+		s.logf("panic in %s: %v\n%s", what, r, debug.Stack())
+		if cleanup != nil {
+			cleanup()
+		}
+	}
+}
+
+func sleepCtx(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
 	}
 }

@@ -834,3 +834,21 @@ func TestProjectShell(t *testing.T) {
 		t.Fatal("login shell did not end")
 	}
 }
+
+// TestPanicContained: a panic while serving one session (here in the
+// banner hook) ends that session only.
+func TestPanicContained(t *testing.T) {
+	ts := startServer(t, func(c *Config) {
+		c.Banner = func() string { panic("banner exploded") }
+	})
+	c := ts.ptyLogin(t, 24, 80)
+	select {
+	case <-c.done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("session with the panic did not end")
+	}
+	ts.logs.waitFor(t, "panic in session", 5*time.Second)
+	if out, _, code := ts.sshRun(nil, "echo", "still"); code != 0 || out != "still\n" {
+		t.Fatalf("after a panic: code %d out %q", code, out)
+	}
+}
