@@ -473,7 +473,7 @@ func (a *applier) routes(routes []Route) {
 			a.add("route", want.String(), ActionUnchanged, nil)
 			continue
 		}
-		jobs = append(jobs, job{want, a.toNetlinkRoute(want)})
+		jobs = append(jobs, job{want, a.toNetlinkRoute(r)})
 	}
 	// Later passes catch what an earlier route in the same pass made
 	// possible, and source addresses leaving duplicate address detection.
@@ -588,6 +588,16 @@ func routeEqual(got, want Route) bool {
 	return reflect.DeepEqual(got, want)
 }
 
+// curName is the current name of the State's link n, or n if it has not
+// been matched (rules may name links that do not exist yet).
+func (a *applier) curName(n string) string {
+	if c := a.cur[n]; c != nil {
+		return c.Attrs().Name
+	}
+	return n
+}
+
+// toNetlinkRoute converts r, whose links are named as in the State.
 func (a *applier) toNetlinkRoute(r Route) *netlink.Route {
 	n := &netlink.Route{
 		Dst:      ipNet(r.Dst),
@@ -604,13 +614,8 @@ func (a *applier) toNetlinkRoute(r Route) *netlink.Route {
 	} else {
 		n.Family = unix.AF_INET6
 	}
-	if c := a.cur[r.Dev]; r.Dev != "" && c != nil {
+	if c := a.cur[r.Dev]; c != nil {
 		n.LinkIndex = c.Attrs().Index
-	} else if r.Dev != "" {
-		// rename already mapped names; look the current name up.
-		if l, err := a.h.LinkByName(r.Dev); err == nil {
-			n.LinkIndex = l.Attrs().Index
-		}
 	}
 	n.Gw, n.Via = nextHop(r.Dst, r.Gateway)
 	if r.Src.IsValid() {
@@ -621,8 +626,8 @@ func (a *applier) toNetlinkRoute(r Route) *netlink.Route {
 	}
 	for _, nh := range r.Nexthops {
 		ni := &netlink.NexthopInfo{Hops: cmp.Or(nh.Weight, 1) - 1}
-		if l, err := a.h.LinkByName(nh.Dev); nh.Dev != "" && err == nil {
-			ni.LinkIndex = l.Attrs().Index
+		if c := a.cur[nh.Dev]; c != nil {
+			ni.LinkIndex = c.Attrs().Index
 		}
 		ni.Gw, ni.Via = nextHop(r.Dst, nh.Gateway)
 		if nh.OnLink {
@@ -670,6 +675,7 @@ func (a *applier) rules(rules []Rule) {
 		}
 	}
 	for _, r := range rules {
+		r.IIF, r.OIF = a.curName(r.IIF), a.curName(r.OIF)
 		if slices.Contains(have, r) {
 			a.add("rule", r.String(), ActionUnchanged, nil)
 			continue

@@ -215,8 +215,8 @@ func TestApplyIPv4ViaIPv6(t *testing.T) {
 	checkGateways(t, 1)
 }
 
-// Two NICs, each with its own subnet; a second routing table on the
-// second; links matched by MAC even after a rename.
+// Two NICs, each with its own subnet; a second routing table and rules for
+// the second; links matched by MAC even after their names are swapped.
 func TestApplyTwoNICs(t *testing.T) {
 	tn := newTestNet(t)
 	tn.veth("eth0", "52:54:00:00:00:01", "p0")
@@ -244,20 +244,27 @@ func TestApplyTwoNICs(t *testing.T) {
 	}
 	checkGateways(t, 1)
 
-	// After a rename the links are still found by MAC.
+	// With the two names swapped the links are still found by MAC.
 	s, err := Capture()
 	if err != nil {
 		t.Fatal(err)
 	}
 	tn.flushAll(s)
-	tn.ip("link set eth1 name lan1")
+	tn.ip("link set eth1 name tmp\nlink set eth0 name eth1\nlink set tmp name eth0")
 	rep := Apply(s, ApplyOptions{})
 	if err := rep.Err(); err != nil {
 		t.Fatalf("apply after rename: %v\n%s", err, rep)
 	}
-	out, err := exec.Command("ip", "-n", tn.host, "-4", "route", "show", "table", "100").CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "default via 10.1.0.1 dev lan1") {
-		t.Errorf("table 100 after rename: %v\n%s", err, out)
+	for _, tc := range []struct{ args, want string }{
+		{"-4 route show table 100", "default via 10.1.0.1 dev eth0"},
+		{"-4 route show table main", "default via 192.0.2.1 dev eth1"},
+		{"-4 addr show dev eth0", "10.1.0.5/24"},
+		{"rule show priority 1001", "iif eth0 lookup 100"},
+	} {
+		out, err := exec.Command("ip", append([]string{"-n", tn.host}, strings.Fields(tc.args)...)...).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), tc.want) {
+			t.Errorf("ip %s after swapping names: want %q: %v\n%s", tc.args, tc.want, err, out)
+		}
 	}
 }
 
