@@ -13,7 +13,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/creack/pty"
 	glssh "github.com/gliderlabs/ssh"
 	"github.com/pkg/sftp"
 	gossh "golang.org/x/crypto/ssh"
@@ -29,23 +28,26 @@ const (
 	exitServerFailure = 255 // the server failed, not the command
 )
 
+// maxEnv bounds the env requests a session keeps.
+const maxEnv = 64
+
 // session is one "session" channel: at most one shell, exec or subsystem.
 type session struct {
 	srv   *Server
 	conn  *gossh.ServerConn
 	ch    gossh.Channel
-	ctx   glssh.Context
 	perms *gossh.Permissions
 	id    string // for logs: user@remote
 
-	env []string // accepted client env
-	pty *ptyRequest
-
-	mu      sync.Mutex
+	// Only the request loop touches these.
+	env     []string // accepted client env
+	pty     *ptyRequest
 	started bool
-	cmd     *exec.Cmd // running child, for signals
-	master  *os.File  // PTY master while the child runs
-	done    bool      // child has exited
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd // running child, for signals
+	master *os.File  // PTY master while the child runs
+	done   bool      // child has exited
 }
 
 type ptyRequest struct {
@@ -60,7 +62,7 @@ type windowChange struct {
 	Width, Height uint32
 }
 
-func (s *Server) handleSession(_ *glssh.Server, conn *gossh.ServerConn, nc gossh.NewChannel, ctx glssh.Context) {
+func (s *Server) handleSession(_ *glssh.Server, conn *gossh.ServerConn, nc gossh.NewChannel, _ glssh.Context) {
 	ch, reqs, err := nc.Accept()
 	if err != nil {
 		s.logf("session from %s: accept: %v", conn.RemoteAddr(), err)
@@ -68,7 +70,7 @@ func (s *Server) handleSession(_ *glssh.Server, conn *gossh.ServerConn, nc gossh
 	}
 	defer s.recovered("session of "+conn.User()+"@"+conn.RemoteAddr().String(), func() { ch.Close() })
 	sess := &session{
-		srv: s, conn: conn, ch: ch, ctx: ctx, perms: conn.Permissions,
+		srv: s, conn: conn, ch: ch, perms: conn.Permissions,
 		id: conn.User() + "@" + conn.RemoteAddr().String(),
 	}
 	if sess.perms == nil {
@@ -101,13 +103,10 @@ func (ss *session) request(req *gossh.Request) (bool, func()) {
 		if req.Type != "shell" && gossh.Unmarshal(req.Payload, &arg) != nil {
 			return false, nil
 		}
-		ss.mu.Lock()
 		if ss.started {
-			ss.mu.Unlock()
 			return false, nil
 		}
 		ss.started = true
-		ss.mu.Unlock()
 		return ss.start(req.Type, arg.Value)
 	}
 	return ss.setting(req), nil
@@ -118,7 +117,7 @@ func (ss *session) setting(req *gossh.Request) bool {
 	switch req.Type {
 	case "env":
 		var kv struct{ Name, Value string }
-		if gossh.Unmarshal(req.Payload, &kv) != nil || ss.isStarted() {
+		if gossh.Unmarshal(req.Payload, &kv) != nil || ss.started || len(ss.env) >= maxEnv {
 			return false
 		}
 		if !acceptEnv(ss.srv.cfg.AcceptEnv, kv.Name, kv.Value) {
@@ -129,7 +128,7 @@ func (ss *session) setting(req *gossh.Request) bool {
 		return true
 	case "pty-req":
 		var p ptyRequest
-		if gossh.Unmarshal(req.Payload, &p) != nil || ss.isStarted() || ss.pty != nil {
+		if gossh.Unmarshal(req.Payload, &p) != nil || ss.started || ss.pty != nil {
 			return false
 		}
 		if ss.perms.Extensions[extNoPty] != "" {
@@ -147,7 +146,9 @@ func (ss *session) setting(req *gossh.Request) bool {
 		ss.mu.Lock()
 		defer ss.mu.Unlock()
 		if ss.master != nil {
-			setWinsize(ss.master, ss.pty)
+			if err := setWinsize(ss.master, ss.pty); err != nil {
+				ss.srv.logf("session %s: ioctl(TIOCSWINSZ): %v", ss.id, err)
+			}
 		}
 		return true
 	case "signal":
@@ -162,12 +163,6 @@ func (ss *session) setting(req *gossh.Request) bool {
 	default:
 		return false
 	}
-}
-
-func (ss *session) isStarted() bool {
-	ss.mu.Lock()
-	defer ss.mu.Unlock()
-	return ss.started
 }
 
 // start begins what the client asked for and returns what carries its
@@ -354,14 +349,16 @@ func drain(w io.Writer, r *os.File) {
 }
 
 func (ss *session) startPty(cmd *exec.Cmd, login bool) (func(), error) {
-	master, tty, err := pty.Open()
+	master, tty, err := openPty()
 	if err != nil {
-		return nil, fmt.Errorf("open pty: %w", err)
+		return nil, err
 	}
 	applyModes(tty, ss.pty.Modes, func(format string, args ...any) {
 		ss.srv.logf("session %s: "+format, append([]any{ss.id}, args...)...)
 	})
-	setWinsize(master, ss.pty)
+	if err := setWinsize(master, ss.pty); err != nil {
+		ss.srv.logf("session %s: ioctl(TIOCSWINSZ) on %s: %v", ss.id, tty.Name(), err)
+	}
 	cmd.Env = append(cmd.Env, "SSH_TTY="+tty.Name())
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = tty, tty, tty
 	cmd.SysProcAttr.Setctty = true
@@ -474,7 +471,7 @@ func (ss *session) signal(name string) bool {
 	}
 	pgrp := ss.cmd.Process.Pid
 	if ss.master != nil {
-		if fg, err := unix.IoctlGetInt(int(ss.master.Fd()), unix.TIOCGPGRP); err == nil && fg > 0 {
+		if fg, err := foreground(ss.master); err == nil && fg > 0 {
 			pgrp = fg
 		}
 	}
@@ -499,13 +496,6 @@ func (ss *session) hangup() {
 		ss.master.Close()
 		ss.master = nil
 	}
-}
-
-func setWinsize(master *os.File, p *ptyRequest) {
-	pty.Setsize(master, &pty.Winsize{
-		Rows: uint16(p.Rows), Cols: uint16(p.Columns),
-		X: uint16(p.Width), Y: uint16(p.Height),
-	})
 }
 
 // serveSFTP serves the sftp subsystem in-process, from the user's home.

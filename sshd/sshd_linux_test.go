@@ -147,25 +147,34 @@ func TestMissingShellIs127(t *testing.T) {
 
 func TestSignalRequestDelivered(t *testing.T) {
 	ts := startServer(t, nil)
-	sess, err := ts.goClient().NewSession()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, _ := sess.StdoutPipe()
-	if err := sess.Start("echo started; sleep 60"); err != nil {
-		t.Fatal(err)
-	}
-	line := make([]byte, 8)
-	if _, err := io.ReadFull(stdout, line); err != nil || string(line) != "started\n" {
-		t.Fatalf("read %q: %v", line, err)
-	}
-	if err := sess.Signal(gossh.SIGTERM); err != nil {
-		t.Fatal(err)
-	}
-	err = sess.Wait()
-	ee, ok := err.(*gossh.ExitError)
-	if !ok || ee.ExitStatus() != 128+15 {
-		t.Fatalf("want exit status 143, got %v", err)
+	client := ts.goClient()
+	for _, withPty := range []bool{false, true} {
+		sess, err := client.NewSession()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if withPty {
+			// Under a terminal the signal goes to its foreground job.
+			if err := sess.RequestPty("xterm", 24, 80, nil); err != nil {
+				t.Fatal(err)
+			}
+		}
+		stdout, _ := sess.StdoutPipe()
+		if err := sess.Start("echo started; sleep 60"); err != nil {
+			t.Fatal(err)
+		}
+		line := make([]byte, 7)
+		if _, err := io.ReadFull(stdout, line); err != nil || string(line) != "started" {
+			t.Fatalf("read %q: %v", line, err)
+		}
+		if err := sess.Signal(gossh.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		err = sess.Wait()
+		ee, ok := err.(*gossh.ExitError)
+		if !ok || ee.ExitStatus() != 128+15 {
+			t.Fatalf("pty %v: want exit status 143, got %v", withPty, err)
+		}
 	}
 }
 
@@ -850,5 +859,49 @@ func TestPanicContained(t *testing.T) {
 	ts.logs.waitFor(t, "panic in session", 5*time.Second)
 	if out, _, code := ts.sshRun(nil, "echo", "still"); code != 0 || out != "still\n" {
 		t.Fatalf("after a panic: code %d out %q", code, out)
+	}
+}
+
+// TestPTYSessionEndsDespiteBackgroundHolder: a job that ignores SIGHUP
+// and keeps the terminal open must not keep the session (and the
+// client) hanging once the shell has exited.
+func TestPTYSessionEndsDespiteBackgroundHolder(t *testing.T) {
+	ts := startServer(t, nil)
+	defer killProcessWithArg("1000.301")
+	cmd := ts.ssh("-tt", "127.0.0.1", `(trap "" HUP; exec sleep 1000.301) & echo started; sleep 0.2; ls -l /proc/$!/fd/ >&2; exit 4`)
+	done := make(chan error, 1)
+	var out bytes.Buffer
+	cmd.Stdout = &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if code := exitOf(t, err); code != 4 || !strings.Contains(out.String(), "started") {
+			t.Fatalf("code %d out %q", code, out.String())
+		}
+	case <-time.After(20 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("session still open while a background job holds its terminal")
+	}
+}
+
+// killProcessWithArg kills the processes this test started that have
+// arg in their command line.
+func killProcessWithArg(arg string) {
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil {
+			continue
+		}
+		for _, a := range bytes.Split(b, []byte{0}) {
+			if string(a) == arg {
+				var pid int
+				fmt.Sscan(e.Name(), &pid)
+				syscall.Kill(pid, syscall.SIGKILL)
+			}
+		}
 	}
 }
