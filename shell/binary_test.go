@@ -245,3 +245,14 @@ func TestEOFEndsInteractiveShell(t *testing.T) {
 		t.Errorf("^D after false: %v", err)
 	}
 }
+
+// TestLoginShellName: sshd starts login shells as "-sh"; the binary must
+// still run the shell under that name.
+func TestLoginShellName(t *testing.T) {
+	cmd := exec.Command(shLink(t), "-c", "echo login")
+	cmd.Args[0] = "-sh"
+	out, err := cmd.CombinedOutput()
+	if err != nil || string(out) != "login\n" {
+		t.Errorf("-sh -c: %v %q", err, out)
+	}
+}
