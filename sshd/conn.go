@@ -43,7 +43,7 @@ func (s *Server) newGlider() *glssh.Server {
 	}
 	return &glssh.Server{
 		HostSigners: signers,
-		Version:     "OpenSSH_9.9 paroodise", // clients key behaviour off "OpenSSH"
+		Version:     "paroodise",
 		IdleTimeout: s.cfg.IdleTimeout,
 		// Set so that gliderlabs never falls back to NoClientAuth; the
 		// keys are checked here and again, verified, in VerifiedPublicKeyCallback.
