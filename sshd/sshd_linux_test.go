@@ -484,9 +484,18 @@ func TestForwardingRefused(t *testing.T) {
 	if err := agent.RequestAgentForwarding(sess); err == nil {
 		t.Errorf("agent forwarding accepted")
 	}
+	x11 := gossh.Marshal(struct {
+		Single           bool
+		Protocol, Cookie string
+		Screen           uint32
+	}{false, "MIT-MAGIC-COOKIE-1", "00", 0})
+	if ok, err := sess.SendRequest("x11-req", true, x11); ok || err != nil {
+		t.Errorf("x11-req: ok %v err %v", ok, err)
+	}
 	ts.logs.waitFor(t, "refused direct-tcpip channel", 5*time.Second)
 	ts.logs.waitFor(t, "refused tcpip-forward request", 5*time.Second)
 	ts.logs.waitFor(t, "refused auth-agent-req@openssh.com", 5*time.Second)
+	ts.logs.waitFor(t, "refused x11-req", 5*time.Second)
 }
 
 func TestSendEnvFiltered(t *testing.T) {
@@ -903,5 +912,22 @@ func killProcessWithArg(arg string) {
 				syscall.Kill(pid, syscall.SIGKILL)
 			}
 		}
+	}
+}
+
+// TestIdleTimeout: a logged-in connection with no traffic at all (no
+// session, keepalives far apart) is closed.
+func TestIdleTimeout(t *testing.T) {
+	ts := startServer(t, func(c *Config) {
+		c.IdleTimeout = time.Second
+		c.KeepaliveInterval = time.Hour
+	})
+	client := ts.goClient()
+	done := make(chan error, 1)
+	go func() { done <- client.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("idle connection still open")
 	}
 }
