@@ -39,10 +39,13 @@ func closeInherited(fdDir string) (closed int, err error) {
 	return closed, nil
 }
 
-// consoleStdio points 0, 1 and 2 at /dev/console when they lead nowhere
-// (systemd leaves /dev/null there), so that PID 1's log is seen.
+// consoleStdio points 0, 1 and 2 at /dev/console when stderr leads
+// nowhere: closed, or /dev/null as systemd leaves it (after a pivot its
+// path no longer reads /dev/null, so the device number is compared).
 func consoleStdio() {
-	if t, err := os.Readlink("/proc/self/fd/2"); err == nil && t != "/dev/null" {
+	var st unix.Stat_t
+	if err := unix.Fstat(2, &st); err == nil &&
+		!(st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == unix.Mkdev(1, 3)) {
 		return
 	}
 	fd, err := unix.Open("/dev/console", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)

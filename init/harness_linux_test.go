@@ -54,7 +54,7 @@ func (s *syncBuffer) String() string {
 
 // rootSetup adds files or mounts to the new root before PID 1 starts; it
 // runs in the private mount namespace that PID 1 will copy.
-type rootSetup func(t *testing.T, root string)
+type rootSetup func(root string) error
 
 // startPID1 starts the binary as /usr/lib/systemd/systemd with systemd's
 // re-exec argv, with st as its state file (nil: none), a blocked signal
@@ -121,7 +121,9 @@ func (p *pid1) start(bin string, st *handoff.State, setup []rootSetup) error {
 		}
 	}
 	for _, s := range setup {
-		s(p.t, root)
+		if err := s(root); err != nil {
+			return err
+		}
 	}
 	r, w, err := os.Pipe()
 	if err != nil {

@@ -1,0 +1,144 @@
+package pid1
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/paroodise/paroodise/internal/testutil"
+)
+
+// inMountNS runs fn on a thread with a private mount namespace of its own.
+func inMountNS(t *testing.T, fn func()) {
+	t.Helper()
+	testutil.Root(t)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		// Never unlocked: the thread is discarded with its namespace.
+		runtime.LockOSThread()
+		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
+			t.Errorf("unshare(CLONE_NEWNS): %v", err)
+			return
+		}
+		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
+			t.Errorf("make / rprivate: %v", err)
+			return
+		}
+		fn()
+	}()
+	<-done
+}
+
+func mountTmpfs(dirs ...string) error {
+	for _, dir := range dirs {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return err
+		}
+		if err := unix.Mount("tmpfs", dir, "tmpfs", 0, "size=1m"); err != nil {
+			return fmt.Errorf("mount tmpfs on %s: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+func TestReleaserUnmountsDeepestFirstAndReportsHolders(t *testing.T) {
+	inMountNS(t, func() {
+		old := t.TempDir()
+		if err := mountTmpfs(old, old+"/tmp", old+"/a", old+"/a/b"); err != nil {
+			t.Error(err)
+			return
+		}
+		// One process sits in /a/b (read-only still possible), one writes
+		// to /tmp (even that is refused).
+		cwd := exec.Command("sleep", "60")
+		cwd.Dir = old + "/a/b"
+		writer := exec.Command("sh", "-c", "exec 3>"+old+"/tmp/f; exec sleep 60")
+		for _, c := range []*exec.Cmd{cwd, writer} {
+			if err := c.Start(); err != nil {
+				t.Error(err)
+				return
+			}
+			defer func() { c.Process.Kill(); c.Wait() }()
+		}
+		time.Sleep(200 * time.Millisecond) // for sh to open the file
+
+		r := NewReleaser(old, t.Logf)
+		r.SparePIDs = []int{writer.Process.Pid}
+		var spared map[int]bool
+		r.Kill = func(s map[int]bool) []Proc { spared = s; return nil } // never signal the host's processes
+		r.Swapoff = func(p string) error { t.Errorf("swapoff(%s)", p); return nil }
+		st := r.Release(true)
+
+		if !spared[writer.Process.Pid] || spared[cwd.Process.Pid] {
+			t.Errorf("spared %v", spared)
+		}
+		if st.State != RootBusy || st.DiskFree {
+			t.Errorf("state %s, disk free %t", st.State, st.DiskFree)
+		}
+		// Parents stay busy under busy children and go read-only as well.
+		want := []string{old + "/a/b (read-only)", old + "/tmp", old + "/a (read-only)", old + " (read-only)"}
+		if !slices.Equal(st.Mounted, want) {
+			t.Errorf("still mounted %q, want %q", st.Mounted, want)
+		}
+		how := map[int]string{}
+		for _, h := range st.Holders {
+			how[h.Pid] = strings.Join(h.How, ",")
+		}
+		if how[cwd.Process.Pid] != "cwd" || !strings.Contains(how[writer.Process.Pid], "fd 3") {
+			t.Errorf("holders %+v", st.Holders)
+		}
+
+		cwd.Process.Kill()
+		writer.Process.Kill()
+		cwd.Wait()
+		writer.Wait()
+		st = r.Release(false)
+		if st.State != RootReleased || !st.DiskFree || len(st.Mounted) != 0 || len(st.Errors) != 0 {
+			t.Errorf("after the holders died: %+v", st)
+		}
+		b, _ := os.ReadFile("/proc/thread-self/mountinfo")
+		if strings.Contains(string(b), old) {
+			t.Errorf("still in mountinfo:\n%s", b)
+		}
+	})
+}
+
+func TestPID1ReleasesOldRoot(t *testing.T) {
+	st := testState()
+	st.OldRoot = "/oldroot"
+	p := startPID1(t, st, func(root string) error {
+		return mountTmpfs(root+"/oldroot", root+"/oldroot/tmp", root+"/oldroot/tmp/deeper")
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		s := p.status()
+		if s.OldRoot.State == RootReleased {
+			if !s.OldRoot.DiskFree || len(s.OldRoot.Mounted) != 0 {
+				t.Fatalf("old root %+v", s.OldRoot)
+			}
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("old root still %+v", s.OldRoot)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var order []string
+	_ = p.client().Log(false, 0, func(e Entry) error {
+		if strings.HasPrefix(e.Msg, "unmounted ") {
+			order = append(order, strings.Fields(e.Msg)[1])
+		}
+		return nil
+	})
+	if !slices.Equal(order, []string{"/oldroot/tmp/deeper", "/oldroot/tmp", "/oldroot"}) {
+		t.Fatalf("unmount order %q", order)
+	}
+}
