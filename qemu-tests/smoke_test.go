@@ -107,6 +107,32 @@ func TestSmoke(t *testing.T) {
 					t.Errorf("ssh with a wrong known_hosts entry: exit %d, stderr %q; want 255 and a host key failure", r.Code, r.Stderr)
 				}
 			})
+			if tc.image == vm.Bookworm {
+				t.Run("reboot", func(t *testing.T) { testReboot(t, g) })
+			}
 		})
+	}
+}
+
+// testReboot proves that a guest rebooting comes back from its own disk,
+// with what was written to the disk before the reboot: the ground a
+// re-flash test stands on.
+func testReboot(t *testing.T, g *vm.Guest) {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	before, err := g.BootID(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.MustRun(t, "echo "+before+" > /root/marker && sync")
+	g.MustRun(t, "nohup sh -c 'sleep 1; reboot' >/dev/null 2>&1 &")
+	if err := g.WaitReboot(before, vm.BootTimeout); err != nil {
+		t.Fatal(err)
+	}
+	if got := g.MustRun(t, "cat /root/marker"); got != before {
+		t.Errorf("/root/marker after reboot = %q, want %q", got, before)
+	}
+	if n := strings.Count(g.Serial(), "Linux version "); n != 2 {
+		t.Errorf("serial console shows %d kernel boots, want 2", n)
 	}
 }
