@@ -493,6 +493,7 @@ func (g *Guest) WaitSerial(substr string, from int, timeout time.Duration) (int,
 func (g *Guest) poll(timeout time.Duration, what string, check func(context.Context) (bool, error)) error {
 	deadline := time.Now().Add(timeout)
 	start := time.Now()
+	hung := panicWatch{from: len(g.Serial())}
 	for {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		done, err := check(ctx)
@@ -504,8 +505,8 @@ func (g *Guest) poll(timeout time.Duration, what string, check func(context.Cont
 			g.logf("%s after %.0fs", what, time.Since(start).Seconds())
 			return nil
 		}
-		if strings.Contains(g.Serial(), "Kernel panic") {
-			return fmt.Errorf("waiting for %s: guest kernel panicked (see serial console)", what)
+		if hung.check(g.Serial()) {
+			return fmt.Errorf("waiting for %s: guest kernel panicked and did not restart (see serial console)", what)
 		}
 		select {
 		case <-g.exited:
@@ -518,6 +519,32 @@ func (g *Guest) poll(timeout time.Duration, what string, check func(context.Cont
 			return fmt.Errorf("waiting for %s: timed out after %v", what, timeout)
 		}
 	}
+}
+
+// panicWatch tells a kernel panic that hangs the guest from one that
+// reboots it (kernel.panic=N, as a takeover may set): only a panic with no
+// new kernel boot after it for panicGrace counts as hung.
+type panicWatch struct {
+	from  int // serial offset where the wait began
+	since time.Time
+}
+
+const panicGrace = 90 * time.Second
+
+func (w *panicWatch) check(serial string) bool {
+	if w.from > len(serial) {
+		w.from = 0
+	}
+	s := serial[w.from:]
+	i := strings.LastIndex(s, "Kernel panic")
+	if i < 0 || strings.Contains(s[i:], "Linux version") {
+		w.since = time.Time{}
+		return false
+	}
+	if w.since.IsZero() {
+		w.since = time.Now()
+	}
+	return time.Since(w.since) > panicGrace
 }
 
 // Monitor runs a qemu human monitor command (e.g. "system_reset",

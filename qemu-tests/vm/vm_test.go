@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestRecipeHash(t *testing.T) {
@@ -89,5 +90,25 @@ func TestTail(t *testing.T) {
 	}
 	if got := tail(filepath.Join(t.TempDir(), "none"), 10); got != "" {
 		t.Errorf("tail of a missing file = %q, want empty", got)
+	}
+}
+
+func TestPanicWatch(t *testing.T) {
+	old := "[ 1.0] Kernel panic - not syncing: old boot\n[ 0.0] Linux version 6.1\n"
+	w := panicWatch{from: len(old)}
+	if w.check(old + "booting\n") {
+		t.Error("a panic before the wait began counts")
+	}
+	hung := old + "[ 9.0] Kernel panic - not syncing: Attempted to kill init!\n"
+	if w.check(hung) {
+		t.Error("a fresh panic counts at once; the kernel may still reboot")
+	}
+	w.since = w.since.Add(-panicGrace - time.Second)
+	if !w.check(hung) {
+		t.Error("a panic with no reboot after the grace period does not count")
+	}
+	w.since = w.since.Add(-panicGrace - time.Second)
+	if w.check(hung + "[ 0.0] Linux version 6.1\n") {
+		t.Error("a panic followed by a new boot counts")
 	}
 }
