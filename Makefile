@@ -22,11 +22,13 @@ BB_SOURCES := $(shell find . -name '*.go' -not -path './build/*' -not -path './q
 BB_FLAGS    = -go-enable-inlining -go-extra-args='-ldflags=$(LDFLAGS) -buildid='
 
 build/paroodise: $(MAKEBB) $(BB_SOURCES) build/version
-	GOOS=linux GOARCH=amd64 $(MAKEBB) $(BB_FLAGS) -o $@ $(BB_CMDS) >build/makebb.log 2>&1 || { cat build/makebb.log; exit 1; }
+	@echo "makebb: $@ (linux/amd64, $(words $(BB_CMDS)) commands)"
+	@GOOS=linux GOARCH=amd64 $(MAKEBB) $(BB_FLAGS) -o $@ $(BB_CMDS) >build/makebb.log 2>&1 || { cat build/makebb.log; exit 1; }
 
 arm64: build/paroodise-arm64
 build/paroodise-arm64: $(MAKEBB) $(BB_SOURCES) build/version
-	GOOS=linux GOARCH=arm64 $(MAKEBB) $(BB_FLAGS) -o $@ $(BB_CMDS) >build/makebb-arm64.log 2>&1 || { cat build/makebb-arm64.log; exit 1; }
+	@echo "makebb: $@ (linux/arm64, $(words $(BB_CMDS)) commands)"
+	@GOOS=linux GOARCH=arm64 $(MAKEBB) $(BB_FLAGS) -o $@ $(BB_CMDS) >build/makebb-arm64.log 2>&1 || { cat build/makebb-arm64.log; exit 1; }
 
 $(MAKEBB): build/tools/go.mod build/tools/go.sum build/tools/tools.go
 	cd build/tools && $(GO) build -o ../makebb github.com/u-root/gobusybox/src/cmd/makebb
@@ -50,7 +52,7 @@ images:
 
 # Speed and memory targets, each measured against a reference tool in the
 # same run (benchmarks behind the `bench` build tag, run once each).
-BENCH_PKGS := ./sshd/
+BENCH_PKGS := ./sshd/ ./toolbox/
 bench: build/paroodise
 	PAROODISE_BIN=$(CURDIR)/build/paroodise $(GO) test -tags bench -run '^$$' -bench . -benchtime 1x -timeout 30m $(BENCH_PKGS)
 

@@ -96,18 +96,6 @@ func TestBinaryIsStatic(t *testing.T) {
 	t.Logf("%s: %d bytes (%.1f MiB)", bin, st.Size(), float64(st.Size())/(1<<20))
 }
 
-// BenchmarkBinarySize reports the size of the binary as a metric, so it
-// shows in `make bench` next to the speed numbers.
-func BenchmarkBinarySize(b *testing.B) {
-	st, err := os.Stat(binary(b))
-	if err != nil {
-		b.Fatal(err)
-	}
-	for b.Loop() {
-	}
-	b.ReportMetric(float64(st.Size())/(1<<20), "MiB")
-}
-
 // work is one toolbox test's directory with the binary linked under every
 // toolbox name.
 type work struct {
