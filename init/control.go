@@ -21,12 +21,16 @@ const ControlSocket = "/run/paroodise/control.sock"
 //	{"op":"log","follow":true,"since":0} → one Response per Entry; without
 //	                                        follow, a final {"done":true}
 //	{"op":"reboot"|"poweroff"|"halt"}    → {"done":true}, then PID 1 shuts down
+//	{"op":"flash","text":"..."}          → {"done":true}; the text describes
+//	                                        a running flash job in status and
+//	                                        the login banner ("" clears it)
 //
 // Any failure is answered with {"error":"..."}.
 type Request struct {
 	Op     string `json:"op"`
 	Follow bool   `json:"follow,omitempty"`
 	Since  uint64 `json:"since,omitempty"`
+	Text   string `json:"text,omitempty"`
 }
 
 // Response is one JSON line sent back.
@@ -44,6 +48,7 @@ const (
 	OpReboot   = "reboot"
 	OpPoweroff = "poweroff"
 	OpHalt     = "halt"
+	OpFlash    = "flash"
 )
 
 // handler is what the control server asks of PID 1.
@@ -52,6 +57,8 @@ type handler interface {
 	Logs() *Log
 	// Shutdown starts a reboot, poweroff or halt and returns at once.
 	Shutdown(op, why string)
+	// SetFlash records what a flash job is doing ("" when none is).
+	SetFlash(text string)
 }
 
 // serveConn answers the requests on one connection until it closes.
@@ -72,6 +79,11 @@ func serveConn(ctx context.Context, c net.Conn, h handler) {
 			}
 		case OpLog:
 			if !streamLog(ctx, c, enc, h.Logs(), req) {
+				return
+			}
+		case OpFlash:
+			h.SetFlash(req.Text)
+			if enc.Encode(Response{Done: true}) != nil {
 				return
 			}
 		case OpReboot, OpPoweroff, OpHalt:
@@ -176,6 +188,13 @@ func (cl Client) Status() (*Status, error) {
 // Shutdown asks PID 1 to reboot, power off or halt.
 func (cl Client) Shutdown(op string) error {
 	_, err := cl.roundTrip(Request{Op: op})
+	return err
+}
+
+// SetFlash tells PID 1 what a flash job is doing, for status and the
+// login banner; "" says that none is running.
+func (cl Client) SetFlash(text string) error {
+	_, err := cl.roundTrip(Request{Op: OpFlash, Text: text})
 	return err
 }
 

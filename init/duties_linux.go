@@ -145,9 +145,7 @@ func (i *Init) shutdown(op, why string) {
 	i.Log.Printf("%s: %s", op, why)
 	i.cancel()
 	killAll(i.Log.Printf, procRoot, nil, 5*time.Second)
-	if i.Release != nil {
-		i.Release.Unmount()
-	}
+	unmountDisks(procRoot, i.Unmount, i.RemountRO, i.Log.Printf)
 	i.syncBounded(30 * time.Second)
 }
 

@@ -39,23 +39,48 @@ func closeInherited(fdDir string) (closed int, err error) {
 	return closed, nil
 }
 
-// consoleStdio points 0, 1 and 2 at /dev/console when stderr leads
-// nowhere: closed, or /dev/null as systemd leaves it (after a pivot its
-// path no longer reads /dev/null, so the device number is compared).
-func consoleStdio() {
-	var st unix.Stat_t
-	if err := unix.Fstat(2, &st); err == nil &&
-		!(st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == unix.Mkdev(1, 3)) {
-		return
+// openStdio makes sure descriptors 0, 1 and 2 are open, on /dev/null or
+// /, so that nothing PID 1 opens later lands on them (the kernel leaves
+// them closed when the initramfs has no /dev/console).
+func openStdio() {
+	for fd := 0; fd <= 2; fd++ {
+		if _, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0); err == nil {
+			continue
+		}
+		if _, err := unix.Open("/dev/null", unix.O_RDWR, 0); err != nil {
+			_, _ = unix.Open("/", unix.O_RDONLY, 0)
+		}
 	}
-	fd, err := unix.Open("/dev/console", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+}
+
+// consoleStdio points each of 0, 1 and 2 that leads nowhere (/dev/null,
+// as systemd leaves them, or / from openStdio) at /dev/console, so that
+// PID 1's log is seen. After a pivot a path no longer reads /dev/null, so
+// the device number is compared.
+func consoleStdio() {
+	nowhere := func(fd int) bool {
+		var st unix.Stat_t
+		if unix.Fstat(fd, &st) != nil {
+			return true
+		}
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFCHR:
+			return st.Rdev == unix.Mkdev(1, 3)
+		case unix.S_IFDIR:
+			return true
+		}
+		return false
+	}
+	con, err := unix.Open("/dev/console", unix.O_RDWR|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return
 	}
-	for i := 0; i <= 2; i++ {
-		_ = unix.Dup3(fd, i, 0)
+	for fd := 0; fd <= 2; fd++ {
+		if nowhere(fd) {
+			_ = unix.Dup3(con, fd, 0)
+		}
 	}
-	unix.Close(fd)
+	unix.Close(con)
 }
 
 // kmsg writes each log line as one kernel log record.

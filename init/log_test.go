@@ -34,9 +34,12 @@ func TestLogRing(t *testing.T) {
 }
 
 type fakeHandler struct {
-	log  *Log
-	down chan string
+	log   *Log
+	down  chan string
+	flash chan string
 }
+
+func (f *fakeHandler) SetFlash(text string) { f.flash <- text }
 
 func (f *fakeHandler) Status() *Status {
 	return &Status{Pid: 1, Method: "kernel", OldRoot: RootStatus{State: RootNone}}
@@ -67,7 +70,7 @@ func serve(t *testing.T, h handler) Client {
 }
 
 func TestControlProtocol(t *testing.T) {
-	h := &fakeHandler{log: NewLog(10), down: make(chan string, 1)}
+	h := &fakeHandler{log: NewLog(10), down: make(chan string, 1), flash: make(chan string, 1)}
 	h.log.Printf("one")
 	h.log.Printf("two")
 	cl := serve(t, h)
@@ -95,6 +98,12 @@ func TestControlProtocol(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("follow got nothing")
+	}
+	if err := cl.SetFlash("writing /dev/vda: 10%"); err != nil {
+		t.Fatal(err)
+	}
+	if f := <-h.flash; f != "writing /dev/vda: 10%" {
+		t.Fatalf("flash %q", f)
 	}
 	if err := cl.Shutdown(OpPoweroff); err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"runtime/debug"
 	"slices"
 	"sync"
@@ -39,6 +40,10 @@ type Init struct {
 	Release *Releaser
 	// Sync flushes filesystems (sync(2)).
 	Sync func()
+	// Unmount is umount2(2) and RemountRO a read-only remount, used on the
+	// way down.
+	Unmount   func(target string, flags int) error
+	RemountRO func(target string) error
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -67,6 +72,7 @@ const Shell = "/bin/sh"
 // boot is the whole life of PID 1. It never returns.
 func boot(argv []string) {
 	sigs := catchSignals() // first: see catchSignals
+	openStdio()
 	early, reexeced := reexecLogged()
 	if err := os.Chdir("/"); err != nil {
 		early = append(early, "chdir /: "+err.Error())
@@ -101,13 +107,15 @@ func boot(argv []string) {
 func New(log *Log, argv []string) *Init {
 	st, note := loadState("/", argv)
 	i := &Init{
-		Log:     log,
-		State:   st,
-		Argv:    argv,
-		Control: ControlSocket,
-		Reboot:  reboot,
-		Sync:    unix.Sync,
-		login:   make(chan struct{}),
+		Log:       log,
+		State:     st,
+		Argv:      argv,
+		Control:   ControlSocket,
+		Reboot:    reboot,
+		Sync:      unix.Sync,
+		Unmount:   unix.Unmount,
+		RemountRO: remountRO,
+		login:     make(chan struct{}),
 	}
 	i.ServeSSH = serveSSH
 	i.NetworkUp = networkUp
@@ -219,12 +227,21 @@ func (i *Init) update(fn func(s *Status)) {
 	i.mu.Unlock()
 }
 
+// SetFlash records what a flash job is doing ("" when none is).
+func (i *Init) SetFlash(text string) {
+	i.update(func(s *Status) { s.Flash = text })
+	if text == "" {
+		text = "done"
+	}
+	i.Log.Printf("flash: %s", text)
+}
+
 // Logs returns PID 1's log.
 func (i *Init) Logs() *Log { return i.Log }
 
 // serveControl listens on the control socket and answers root only.
 func (i *Init) serveControl() error {
-	dir := i.Control[:len(i.Control)-len("/control.sock")]
+	dir := filepath.Dir(i.Control)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}

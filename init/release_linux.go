@@ -50,11 +50,9 @@ func NewReleaser(oldRoot string, logf func(string, ...any)) *Releaser {
 		Logf:    logf,
 		ProcFS:  procRoot, SysFS: "/sys", DevFS: "/dev",
 		Unmount2: unix.Unmount,
-		Remount: func(t string) error {
-			return unix.Mount("", t, "", unix.MS_REMOUNT|unix.MS_RDONLY, "")
-		},
-		Swapoff: swapoff,
-		Free:    openExclusive,
+		Remount:  remountRO,
+		Swapoff:  swapoff,
+		Free:     openExclusive,
 	}
 	r.Kill = func(spared map[int]bool) []Proc { return killAll(r.Logf, r.ProcFS, spared, r.Grace) }
 	r.RemoveDM = func(dev string) error { return removeDM(r.DevFS, dev) }
@@ -136,18 +134,6 @@ func (r *Releaser) Release(spare bool) RootStatus {
 		st.State = RootBusy
 	}
 	return st
-}
-
-// Unmount unmounts everything under the old root, remounting read-only
-// what stays busy; used on the way to reboot.
-func (r *Releaser) Unmount() {
-	if r.OldRoot == "" {
-		return
-	}
-	_, errs := r.unmountAll(nil)
-	for _, e := range errs {
-		r.Logf("%s", e)
-	}
 }
 
 func (r *Releaser) mounts() ([]Mount, error) {
@@ -247,31 +233,38 @@ func (r *Releaser) swapoff(disks []string, stack []blockDev, errs []string) ([]s
 	return done, errs
 }
 
-// unmountAll unmounts every mount under the old root, deepest first. A
-// busy mount is retried briefly, then remounted read-only so that the
-// disk at least stays consistent. It returns what is still mounted.
+// unmountAll unmounts every mount under the old root, deepest first. It
+// returns what is still mounted.
 func (r *Releaser) unmountAll(errs []string) ([]Mount, []string) {
 	mounts, err := r.mounts()
 	if err != nil {
 		return nil, append(errs, err.Error())
 	}
+	return unmountMounts(unmountOrder(mounts, r.OldRoot), r.Unmount2, r.Remount, r.Logf, errs)
+}
+
+// unmountMounts unmounts ms in order. A busy mount is retried briefly,
+// then remounted read-only so that its filesystem at least stays
+// consistent. It returns what is still mounted.
+func unmountMounts(ms []Mount, umount func(string, int) error, remount func(string) error,
+	logf func(string, ...any), errs []string) ([]Mount, []string) {
 	var still []Mount
-	for _, m := range unmountOrder(mounts, r.OldRoot) {
-		err := r.Unmount2(m.Point, 0)
+	for _, m := range ms {
+		err := umount(m.Point, 0)
 		for try := 0; errors.Is(err, unix.EBUSY) && try < 5; try++ {
 			time.Sleep(100 * time.Millisecond)
-			err = r.Unmount2(m.Point, 0)
+			err = umount(m.Point, 0)
 		}
 		switch {
 		case err == nil:
-			r.Logf("unmounted %s (%s %s)", m.Point, m.FSType, m.Source)
+			logf("unmounted %s (%s %s)", m.Point, m.FSType, m.Source)
 			continue
 		case errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT):
 			continue // already gone with its parent
 		}
 		errs = append(errs, fmt.Sprintf("umount(%s): %v", m.Point, err))
 		if !m.ReadOnly() {
-			if rerr := r.Remount(m.Point); rerr != nil {
+			if rerr := remount(m.Point); rerr != nil {
 				errs = append(errs, fmt.Sprintf("mount(%s, MS_REMOUNT|MS_RDONLY): %v", m.Point, rerr))
 			} else {
 				m.Options = "ro" + strings.TrimPrefix(m.Options, "rw")
@@ -280,6 +273,33 @@ func (r *Releaser) unmountAll(errs []string) ([]Mount, []string) {
 		still = append(still, m)
 	}
 	return still, errs
+}
+
+// unmountDisks unmounts, deepest first, every mount of a block device
+// this process sees (a disk the admin mounted during the rescue, the old
+// root), remounting read-only what stays busy, so that a reboot leaves no
+// filesystem dirty. Run on the way down, after every process is gone.
+func unmountDisks(procFS string, umount func(string, int) error, remount func(string) error, logf func(string, ...any)) {
+	b, err := os.ReadFile(filepath.Join(procFS, "thread-self/mountinfo"))
+	if err != nil {
+		logf("unmount before reboot: %v", err)
+		return
+	}
+	ms, err := parseMountinfo(string(b))
+	if err != nil {
+		logf("unmount before reboot: %v", err)
+		return
+	}
+	var disks []Mount
+	for _, m := range unmountOrder(ms, "/") {
+		if !strings.HasPrefix(m.Dev, "0:") && m.Point != "/" {
+			disks = append(disks, m)
+		}
+	}
+	_, errs := unmountMounts(disks, umount, remount, logf, nil)
+	for _, e := range errs {
+		logf("%s", e)
+	}
 }
 
 // holders finds the processes that keep the given mounts busy: their
@@ -360,4 +380,9 @@ func (s sysBlock) claims(disk string) []string {
 		}
 	}
 	return out
+}
+
+// remountRO makes the filesystem mounted at target read-only.
+func remountRO(target string) error {
+	return unix.Mount("", target, "", unix.MS_REMOUNT|unix.MS_RDONLY, "")
 }
