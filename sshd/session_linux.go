@@ -483,19 +483,25 @@ func (ss *session) signal(name string) bool {
 	return true
 }
 
-// hangup sends SIGHUP to a child still running when its channel is gone.
+// hangup runs when the channel is gone while the child may still run.
+// Under a PTY the terminal is hung up: closing the master makes the
+// kernel send SIGHUP, as when an OpenSSH client vanishes. Without one the
+// child only sees its pipes close (EOF on stdin, EPIPE on output), again
+// as under OpenSSH, so `ssh host 'job > log 2>&1'` survives a dropped
+// connection.
 func (ss *session) hangup() {
 	ss.mu.Lock()
 	defer ss.mu.Unlock()
 	if ss.cmd == nil || ss.done {
 		return
 	}
-	ss.srv.logf("session %s: client gone, hanging up process group %d", ss.id, ss.cmd.Process.Pid)
-	unix.Kill(-ss.cmd.Process.Pid, unix.SIGHUP)
-	if ss.master != nil {
-		ss.master.Close()
-		ss.master = nil
+	if ss.master == nil {
+		ss.srv.logf("session %s: client gone; pid %d keeps running without its client", ss.id, ss.cmd.Process.Pid)
+		return
 	}
+	ss.srv.logf("session %s: client gone, hanging up its terminal", ss.id)
+	ss.master.Close()
+	ss.master = nil
 }
 
 // serveSFTP serves the sftp subsystem in-process, from the user's home.

@@ -631,23 +631,27 @@ func TestBindRetriedWhileTaken(t *testing.T) {
 }
 
 // TestSurvivesClientDisconnects kills clients in the middle of each kind
-// of session, then checks the server still serves and that the remote
-// children were hung up.
+// of session, then checks that the server still serves and that the
+// remote children met what they would under OpenSSH: a terminal hang-up,
+// EOF on stdin, EPIPE on output, and nothing at all for a command that
+// does no I/O.
 func TestSurvivesClientDisconnects(t *testing.T) {
-	needTool(t, "sftp", "sleep")
+	needTool(t, "sftp", "sleep", "dd")
 	ts := startServer(t, nil)
+	defer killProcessWithArg("1000.101")
 	big := filepath.Join(ts.dir, "big")
 	randomFile(t, big, 16<<20)
 
 	kills := map[string]*exec.Cmd{
-		"exec":  ts.ssh("127.0.0.1", "sleep 1000.101; echo never"),
-		"stdin": ts.ssh("127.0.0.1", "sleep 1000.102 & cat >/dev/null; wait"),
-		"pty":   ts.ssh("-tt", "127.0.0.1", "sleep 1000.103"),
+		"exec":   ts.ssh("127.0.0.1", "sleep 1000.101 </dev/null >/dev/null 2>&1; echo never"),
+		"stdin":  ts.ssh("127.0.0.1", "dd of=/dev/null bs=1000102"),
+		"pty":    ts.ssh("-tt", "127.0.0.1", "sleep 1000.103"),
+		"output": ts.ssh("127.0.0.1", "dd if=/dev/zero bs=1000104"),
 		"sftp": exec.Command("sftp", append(ts.sshOpts(ts.client), "-l", "20000", "-P", fmt.Sprint(ts.addr.Port),
 			"127.0.0.1:"+big, filepath.Join(ts.dir, "partial"))...),
-		"output": ts.ssh("127.0.0.1", "sleep 1000.104 & cat /dev/zero"),
 	}
 	kills["stdin"].Stdin = io.LimitReader(zeros{}, 1<<40)
+	kills["output"].Stdout = io.Discard
 	ptm, err := pty.Start(kills["pty"])
 	if err != nil {
 		t.Fatal(err)
@@ -658,35 +662,26 @@ func TestSurvivesClientDisconnects(t *testing.T) {
 		if name == "pty" {
 			continue
 		}
-		if name == "output" {
-			cmd.Stdout = io.Discard
-		}
 		if err := cmd.Start(); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 	}
-	ts.logs.waitFor(t, "sleep 1000.101", 20*time.Second)
-	ts.logs.waitFor(t, "sleep 1000.102", 20*time.Second)
-	ts.logs.waitFor(t, "sleep 1000.103", 20*time.Second)
-	ts.logs.waitFor(t, "sleep 1000.104", 20*time.Second)
-	ts.logs.waitFor(t, `subsystem "sftp"`, 20*time.Second)
+	for _, marker := range []string{"sleep 1000.101", "bs=1000102", "sleep 1000.103", "bs=1000104", `subsystem "sftp"`} {
+		ts.logs.waitFor(t, marker, 20*time.Second)
+	}
 	time.Sleep(500 * time.Millisecond) // mid-transfer
 	for _, cmd := range kills {
 		cmd.Process.Signal(syscall.SIGKILL)
 		cmd.Wait()
 	}
-	// The remote children are hung up ...
-	for _, marker := range []string{"1000.101", "1000.102", "1000.103", "1000.104"} {
-		deadline := time.Now().Add(20 * time.Second)
-		for processWithArg(marker) {
-			if time.Now().After(deadline) {
-				t.Errorf("remote sleep %s still running after its client died", marker)
-				break
-			}
-			time.Sleep(50 * time.Millisecond)
+	for _, marker := range []string{"bs=1000102", "1000.103", "bs=1000104"} {
+		if !waitProcess(marker, false) {
+			t.Errorf("remote %s still running after its client died", marker)
 		}
 	}
-	// ... and the server still serves.
+	if !processWithArg("1000.101") {
+		t.Errorf("a command doing no I/O was killed with its client; OpenSSH leaves it running")
+	}
 	if out, _, code := ts.sshRun(nil, "echo", "alive"); code != 0 || out != "alive\n" {
 		t.Fatalf("after disconnects: code %d out %q", code, out)
 	}
@@ -738,7 +733,7 @@ func TestKeepaliveDropsDeadPeer(t *testing.T) {
 				if err != nil {
 					return
 				}
-				if strings.Contains(ts.logs.String(), "sleep 1000.201") {
+				if strings.Contains(ts.logs.String(), "bs=1000201") {
 					frozen.Wait() // hold the bytes: the peer is gone
 				}
 				dst.Write(buf[:n])
@@ -749,19 +744,37 @@ func TestKeepaliveDropsDeadPeer(t *testing.T) {
 	}()
 	defer frozen.Done()
 	cmd := ts.ssh("-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
-		"-p", fmt.Sprint(ln.Addr().(*net.TCPAddr).Port), "sleep 1000.201")
+		"-p", fmt.Sprint(ln.Addr().(*net.TCPAddr).Port), "dd of=/dev/null bs=1000201")
+	// A stdin that never ends: only the dropped connection ends dd.
+	stdin, stdinW, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stdinW.Close()
+	cmd.Stdin = stdin
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	stdin.Close()
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	ts.logs.waitFor(t, "no keepalive reply", 20*time.Second)
-	deadline := time.Now().Add(20 * time.Second)
-	for processWithArg("1000.201") {
-		if time.Now().After(deadline) {
-			t.Fatal("session of the dead peer still running")
-		}
-		time.Sleep(50 * time.Millisecond)
+	if !waitProcess("bs=1000201", true) {
+		t.Fatal("remote dd never ran")
 	}
+	ts.logs.waitFor(t, "no keepalive reply", 20*time.Second)
+	if !waitProcess("bs=1000201", false) {
+		t.Fatal("session of the dead peer still running")
+	}
+}
+
+// waitProcess waits up to 20s until a process with arg exists (or, with
+// running false, no longer exists) and says whether that happened.
+func waitProcess(arg string, running bool) bool {
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if processWithArg(arg) == running {
+			return true
+		}
+	}
+	return false
 }
 
 func exitOf(t *testing.T, err error) int {
