@@ -192,6 +192,13 @@ func TestInteractive(t *testing.T) {
 	tm.send("\x1b[A\x7f\x7f\x7f\x7f\x7fagain\r")
 	tm.expect("again\r\n" + p)
 
+	// Tab completes a toolbox command and a file name.
+	os.WriteFile(filepath.Join(home, "notes.txt"), []byte("tabbed\n"), 0o644)
+	tm.send("cd " + home + "\r")
+	tm.expect(p)
+	tm.send("sha256s\tnot\t\r")
+	tm.expect("  notes.txt\r\n" + p)
+
 	// ^C while a command runs stops it and the rest of the line.
 	tm.send("sleep 30; echo not-reached\r")
 	time.Sleep(300 * time.Millisecond)
@@ -218,7 +225,7 @@ func TestInteractive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "echo $((2+3))\nfor i in 1 2\ndo echo x$i; done\necho alive\necho again\nsleep 30; echo not-reached\necho $?\nexit 5\n"
+	want := "echo $((2+3))\nfor i in 1 2\ndo echo x$i; done\necho alive\necho again\ncd " + home + "\nsha256sum notes.txt \nsleep 30; echo not-reached\necho $?\nexit 5\n"
 	if string(hist) != want {
 		t.Errorf("history file:\n%s\nwant:\n%s", hist, want)
 	}

@@ -48,6 +48,15 @@ func (s *shell) readTerminal(in *os.File) int {
 		io.Writer
 	}{cr, s.stdio.Stdout}, "")
 	t.History = hist
+	t.AutoCompleteCallback = func(line string, pos int, key rune) (string, int, bool) {
+		if key != '\t' {
+			return "", 0, false
+		}
+		if l, p, ok := complete(line, pos, s.runner.Dir, s.runner.Env.Get("PATH").String()); ok {
+			return l, p, true
+		}
+		return line, pos, true // no literal tab in the line
+	}
 	lr := &lineReader{s: s, t: t, fd: int(in.Fd()), cr: cr}
 	last := 0
 	for {
