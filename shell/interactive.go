@@ -46,7 +46,7 @@ func (s *shell) readTerminal(in *os.File) int {
 	t := term.NewTerminal(struct {
 		io.Reader
 		io.Writer
-	}{cr, s.stdio.Stdout}, "")
+	}{cr, s.editorOutput()}, "")
 	t.History = hist
 	t.AutoCompleteCallback = func(line string, pos int, key rune) (string, int, bool) {
 		if key != '\t' {
@@ -92,10 +92,19 @@ func (s *shell) readTerminal(in *os.File) int {
 			if !errors.Is(lr.err, io.EOF) {
 				fmt.Fprintf(s.stdio.Stderr, "sh: reading the terminal: %v\n", lr.err)
 			}
-			fmt.Fprintln(s.stdio.Stdout)
+			fmt.Fprintln(s.editorOutput())
 			return last
 		}
 	}
+}
+
+// editorOutput is where prompts and the edited line go: stderr when it is
+// the terminal, as other shells do, so `sh >file` still shows them.
+func (s *shell) editorOutput() io.Writer {
+	if f, ok := s.stdio.Stderr.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		return f
+	}
+	return s.stdio.Stdout
 }
 
 // setStatus makes $? n, as after the command that was interrupted; interp
