@@ -51,7 +51,7 @@ func TestStateForInit(t *testing.T) {
 		Method: MethodReexec, OldInit: "systemd 252 (252.39-1~deb12u2)", StartedAt: now,
 		ConfirmWithin: handoff.Duration{Duration: time.Minute},
 		HostKeys:      []string{"/paroodise/ssh/ssh_host_ed25519_key"}, AuthorizedKeys: []string{"/paroodise/authorized_keys"},
-		Listen: []string{":2222"}, Network: "/paroodise/network.json", OldRoot: "/oldroot", SparePIDs: []int{420, 410, 400},
+		Listen: []string{":2222"}, Network: "/paroodise/network.json", OldRoot: "/oldroot", OldRootDevice: "254:1", SparePIDs: []int{420, 410, 400},
 	}
 	if !reflect.DeepEqual(st, want) {
 		t.Errorf("state\n got %+v\nwant %+v", st, want)

@@ -130,6 +130,7 @@ type Disk struct {
 	RootSource string   // e.g. /dev/vda1 or /dev/mapper/vg0-root
 	RootFSType string   // e.g. ext4
 	RootDev    string   // kernel name of the device / is on, e.g. vda1, dm-0
+	RootMajMin string   // its "major:minor", e.g. 254:1
 	Disks      []string // whole disks under it, e.g. [vda]
 	Mounts     []Mount  // other mounts on those disks
 	Swaps      []Swap   // every active swap: init turns them all off
@@ -218,7 +219,7 @@ func inspectDisk(proc, sys string) (Disk, error) {
 	if !ok {
 		return d, fmt.Errorf("%s/self/mountinfo has no mount at /", proc)
 	}
-	d.RootSource, d.RootFSType = root.Source, root.FSType
+	d.RootSource, d.RootFSType, d.RootMajMin = root.Source, root.FSType, root.Dev
 	if sw, err := os.Open(filepath.Join(proc, "swaps")); err == nil {
 		d.Swaps, err = parseSwaps(sw)
 		sw.Close()
