@@ -16,10 +16,8 @@ import (
 // Extensions of the gossh.Permissions of an authenticated connection,
 // filled from the authorized_keys line that let it in.
 const (
-	extFingerprint = "paroodise-fingerprint"
-	extCommand     = "paroodise-command"
-	extNoPty       = "paroodise-no-pty"
-	extKeySource   = "paroodise-key-source"
+	extCommand = "paroodise-command"
+	extNoPty   = "paroodise-no-pty"
 )
 
 type ctxKey struct{}
@@ -127,8 +125,8 @@ var ciphers = []string{
 }
 
 // serverConfig is the per-connection x/crypto configuration: public keys
-// only, a bounded number of tries, and the verified-key hook that records
-// which authorized_keys line let the client in.
+// only, a bounded number of tries, and the verified-key hook that carries
+// the options of the authorized_keys line that let the client in.
 func (s *Server) serverConfig(ctx glssh.Context) *gossh.ServerConfig {
 	return &gossh.ServerConfig{
 		Config:       gossh.Config{Ciphers: ciphers},
@@ -219,10 +217,7 @@ func (s *Server) loggedIn(ctx glssh.Context, meta gossh.ConnMetadata, key gossh.
 		return nil, err
 	}
 	fp := gossh.FingerprintSHA256(key)
-	perms := &gossh.Permissions{Extensions: map[string]string{
-		extFingerprint: fp,
-		extKeySource:   k.Source,
-	}}
+	perms := &gossh.Permissions{Extensions: map[string]string{}}
 	if k.Command != "" {
 		perms.Extensions[extCommand] = k.Command
 	}
@@ -246,8 +241,8 @@ func (s *Server) loggedIn(ctx glssh.Context, meta gossh.ConnMetadata, key gossh.
 	return perms, nil
 }
 
-// keepalive probes the client so a vanished peer is noticed and its
-// sessions hung up.
+// keepalive probes the client so that a vanished peer is noticed and its
+// connection closed, ending its sessions as hangup describes.
 func (s *Server) keepalive(ctx glssh.Context) {
 	t := time.NewTicker(s.cfg.KeepaliveInterval)
 	defer t.Stop()
