@@ -81,7 +81,7 @@ type Config struct {
 	HandshakeTimeout, IdleTimeout time.Duration
 	// KeepaliveInterval is how often the server probes the client
 	// (default 15s); after KeepaliveMax unanswered probes (default 4) the
-	// connection is dropped and its sessions hung up.
+	// connection is dropped (its sessions end as when a client vanishes).
 	KeepaliveInterval time.Duration
 	KeepaliveMax      int
 	// MaxUnauthenticated caps connections not yet logged in (default 128)
