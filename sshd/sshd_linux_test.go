@@ -1,6 +1,7 @@
 package sshd
 
 import (
+	"bufio"
 	"bytes"
 	"crypto/rand"
 	"crypto/sha256"
@@ -575,11 +576,17 @@ func TestHandshakeTimeoutAndConnectionCaps(t *testing.T) {
 		}
 		return c
 	}
-	// Two silent connections take the per-source slots ...
+	// Two silent connections take the per-source slots (the server's
+	// greeting shows each was admitted) ...
 	a, b := dial(), dial()
 	defer a.Close()
 	defer b.Close()
-	time.Sleep(200 * time.Millisecond)
+	for _, conn := range []net.Conn{a, b} {
+		conn.SetReadDeadline(time.Now().Add(20 * time.Second))
+		if _, err := bufio.NewReader(conn).ReadString('\n'); err != nil {
+			t.Fatalf("no greeting: %v", err)
+		}
+	}
 	// ... so a third is closed without a server greeting.
 	c := dial()
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -706,8 +713,8 @@ func processWithArg(arg string) bool {
 
 func TestKeepaliveDropsDeadPeer(t *testing.T) {
 	ts := startServer(t, func(c *Config) {
-		c.KeepaliveInterval = 200 * time.Millisecond
-		c.KeepaliveMax = 3
+		c.KeepaliveInterval = 500 * time.Millisecond
+		c.KeepaliveMax = 4
 	})
 	// A proxy that goes silent in both directions, like a dead network.
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
