@@ -146,8 +146,10 @@ func (p *pid1) start(bin string, st *handoff.State, setup []rootSetup) error {
 	p.cmd.Stdout, p.cmd.Stderr = p.stderr, p.stderr
 	p.cmd.ExtraFiles = []*os.File{w}
 	p.cmd.SysProcAttr = &syscall.SysProcAttr{
-		Chroot:     root,
-		Cloneflags: unix.CLONE_NEWPID | unix.CLONE_NEWNS,
+		Chroot: root,
+		// PID 1 shares this thread's private mount namespace, so that
+		// processes the test starts here can hold its mounts.
+		Cloneflags: unix.CLONE_NEWPID,
 		Pdeathsig:  unix.SIGKILL,
 	}
 	err = p.cmd.Start()

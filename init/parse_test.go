@@ -44,11 +44,11 @@ func TestParseMountinfoAndUnmountOrder(t *testing.T) {
 }
 
 func TestParseStat(t *testing.T) {
-	p, ok := parseStat([]byte("42 (a) b (c)) S 7 42 42 0 -1 4194560 0 0"))
+	p, ok := parseStat([]byte("42 (a) b (c)) S 7 42 42 0 -1 4194560 0 0 0 0 1 2 0 0 20 0 1 0 12345 100 200"))
 	if !ok || p.Pid != 42 || p.PPid != 7 || p.Comm != "a) b (c)" || p.State != 'S' || p.Kernel {
 		t.Fatalf("%+v %v", p, ok)
 	}
-	k, ok := parseStat([]byte("2 (kthreadd) S 0 0 0 0 -1 2129984 0 0"))
+	k, ok := parseStat([]byte("2 (kthreadd) S 0 0 0 0 -1 2129984 0 0 0 0 0 0 0 0 20 0 1 0 2 0 0"))
 	if !ok || !k.Kernel {
 		t.Fatalf("kthreadd %+v", k)
 	}
@@ -81,6 +81,12 @@ func TestSpareSetAndVictims(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, []int{100, 300, 400}) {
 		t.Fatalf("victims %v", got)
+	}
+	// Sessions of the new SSH server are PID 1's own, with what they run.
+	ps = append(ps, Proc{Pid: 500, PPid: 1, Comm: "sh"}, Proc{Pid: 501, PPid: 500, Comm: "vi"},
+		Proc{Pid: 502, PPid: 300, Comm: "late"})
+	if got := ours(ps, []int{500}); !reflect.DeepEqual(got, map[int]bool{500: true, 501: true}) {
+		t.Fatalf("ours %v", got)
 	}
 	if !isNetworkDaemon("systemd-network") || isNetworkDaemon("journald") {
 		t.Fatal("network daemon list")

@@ -103,6 +103,27 @@ func spareSet(ps []Proc, spare []int, notAncestor map[int]bool) map[int]bool {
 	return set
 }
 
+// ours returns the processes paroodise's PID 1 started (SSH sessions)
+// and everything below them, from the children it started itself: the
+// old init's services are children of PID 1 too, but not started by it.
+func ours(ps []Proc, started []int) map[int]bool {
+	children := map[int][]int{}
+	for _, p := range ps {
+		children[p.PPid] = append(children[p.PPid], p.Pid)
+	}
+	set := map[int]bool{}
+	queue := slices.Clone(started)
+	for len(queue) > 0 {
+		p := queue[0]
+		queue = queue[1:]
+		if !set[p] {
+			set[p] = true
+			queue = append(queue, children[p]...)
+		}
+	}
+	return set
+}
+
 // victims are the processes to stop: every user-space process except us
 // and the spared ones. Zombies are left to the reaper.
 func victims(ps []Proc, self int, spared map[int]bool) []Proc {

@@ -17,14 +17,15 @@ const (
 	cgroupRoot = "/sys/fs/cgroup"
 )
 
-// killAll stops every process but PID 1 and the spared: SIGTERM (SIGKILL
+// killAll stops every process but PID 1 and those spare names (nil:
+// none; it is asked again on every listing): SIGTERM (SIGKILL
 // for network daemons), up to grace for them to exit, then SIGKILL for
 // the rest, whole cgroups at once where cgroup.kill exists so that forking
 // services cannot escape, and a last bounded wait. Processes in every
 // mount namespace are in /proc, so services with PrivateTmp go too. It
 // returns what is still alive.
-func killAll(logf func(string, ...any), procFS string, spared map[int]bool, grace time.Duration) []Proc {
-	vs := victims(listProcs(procFS), os.Getpid(), spared)
+func killAll(logf func(string, ...any), procFS string, spare func([]Proc) map[int]bool, grace time.Duration) []Proc {
+	vs := remaining(procFS, spare)
 	if len(vs) == 0 {
 		return nil
 	}
@@ -39,30 +40,40 @@ func killAll(logf func(string, ...any), procFS string, spared map[int]bool, grac
 		_ = unix.Kill(p.Pid, unix.SIGCONT) // stopped processes cannot act on TERM
 	}
 	logf("stopping %d processes: %s", len(vs), strings.Join(names, " "))
-	left := waitGone(procFS, spared, grace)
+	left := waitGone(procFS, spare, grace)
 	if len(left) == 0 {
 		return nil
 	}
 	if initialPidNS(procFS) {
-		for _, cg := range killCgroups(procFS, cgroupRoot, left, spared) {
+		for _, cg := range killCgroups(procFS, cgroupRoot, left, spare) {
 			logf("killed cgroup %s", cg)
 		}
 	}
 	for _, p := range left {
 		_ = unix.Kill(p.Pid, unix.SIGKILL)
 	}
-	left = waitGone(procFS, spared, 5*time.Second)
+	left = waitGone(procFS, spare, 5*time.Second)
 	for _, p := range left {
 		logf("pid %d (%s) survives SIGKILL (state %c)", p.Pid, p.Comm, p.State)
 	}
 	return left
 }
 
+// remaining lists the processes still to stop.
+func remaining(procFS string, spare func([]Proc) map[int]bool) []Proc {
+	ps := listProcs(procFS)
+	var keep map[int]bool
+	if spare != nil {
+		keep = spare(ps)
+	}
+	return victims(ps, os.Getpid(), keep)
+}
+
 // waitGone waits up to d for the victims to exit and returns those left.
-func waitGone(procFS string, spared map[int]bool, d time.Duration) []Proc {
+func waitGone(procFS string, spare func([]Proc) map[int]bool, d time.Duration) []Proc {
 	end := time.Now().Add(d)
 	for {
-		left := victims(listProcs(procFS), os.Getpid(), spared)
+		left := remaining(procFS, spare)
 		if len(left) == 0 || time.Now().After(end) {
 			return left
 		}
@@ -83,11 +94,14 @@ func initialPidNS(procFS string) bool {
 }
 
 // killCgroups writes to cgroup.kill of every cgroup v2 group holding a
-// victim, unless it also holds PID 1 or a spared process.
-func killCgroups(procFS, cgFS string, vs []Proc, spared map[int]bool) []string {
+// victim, unless it also holds PID 1 or a spared process (PID 1's own
+// children are in its cgroup).
+func killCgroups(procFS, cgFS string, vs []Proc, spare func([]Proc) map[int]bool) []string {
 	keep := map[string]bool{"/": true, cgroupOf(procFS, 1): true, cgroupOf(procFS, os.Getpid()): true}
-	for pid := range spared {
-		keep[cgroupOf(procFS, pid)] = true
+	if spare != nil {
+		for pid := range spare(listProcs(procFS)) {
+			keep[cgroupOf(procFS, pid)] = true
+		}
 	}
 	var killed []string
 	seen := map[string]bool{}

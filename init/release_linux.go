@@ -3,6 +3,7 @@ package pid1
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -12,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/paroodise/paroodise/reaper"
 )
 
 // Releaser frees the old root: it stops the old processes, turns off swap
@@ -24,12 +27,17 @@ type Releaser struct {
 	// SparePIDs are kept alive (with their ancestors and descendants)
 	// while Release is called with spare set.
 	SparePIDs []int
-	Grace     time.Duration // between SIGTERM and SIGKILL
-	Logf      func(string, ...any)
+	// Started lists the children this process started (reaper.Owned):
+	// they and their descendants (SSH sessions) are never stopped.
+	Started func() []int
+	Grace   time.Duration // between SIGTERM and SIGKILL
+	Logf    func(string, ...any)
 
 	ProcFS, SysFS, DevFS string
 
-	Kill     func(spared map[int]bool) []Proc
+	// Kill stops every process but those spare (called on each fresh
+	// listing of /proc) names.
+	Kill     func(spare func([]Proc) map[int]bool) []Proc
 	Unmount2 func(target string, flags int) error
 	Remount  func(target string) error // read-only
 	Swapoff  func(path string) error
@@ -49,12 +57,13 @@ func NewReleaser(oldRoot string, logf func(string, ...any)) *Releaser {
 		Grace:   10 * time.Second,
 		Logf:    logf,
 		ProcFS:  procRoot, SysFS: "/sys", DevFS: "/dev",
+		Started:  reaper.Owned,
 		Unmount2: unix.Unmount,
 		Remount:  remountRO,
 		Swapoff:  swapoff,
 		Free:     openExclusive,
 	}
-	r.Kill = func(spared map[int]bool) []Proc { return killAll(r.Logf, r.ProcFS, spared, r.Grace) }
+	r.Kill = func(spare func([]Proc) map[int]bool) []Proc { return killAll(r.Logf, r.ProcFS, spare, r.Grace) }
 	r.RemoveDM = func(dev string) error { return removeDM(r.DevFS, dev) }
 	r.StopMD = func(name string) error { return stopMD(r.DevFS, name) }
 	return r
@@ -70,21 +79,30 @@ func (r *Releaser) Release(spare bool) RootStatus {
 	}
 	r.noteRootDev(mounts)
 
-	var spared map[int]bool
+	// The admin's old session is found once; PID 1's own sessions on each
+	// listing, since new ones start while old processes are stopped.
+	admin := map[int]bool{}
 	if spare && len(r.SparePIDs) > 0 {
 		ps := listProcs(r.ProcFS)
 		var all []int
 		for _, p := range ps {
 			all = append(all, p.Pid)
 		}
-		spared = spareSet(ps, r.SparePIDs, listeners(r.ProcFS, all))
-		for pid := range spared {
+		admin = spareSet(ps, r.SparePIDs, listeners(r.ProcFS, all))
+		for pid := range admin {
 			st.Spared = append(st.Spared, pid)
 		}
 		slices.Sort(st.Spared)
 	}
+	keep := func(ps []Proc) map[int]bool {
+		set := maps.Clone(admin)
+		if r.Started != nil {
+			maps.Copy(set, ours(ps, r.Started()))
+		}
+		return set
+	}
 	if r.OldRoot != "" {
-		r.Kill(spared)
+		r.Kill(keep)
 	}
 
 	disks, stack := r.topology()

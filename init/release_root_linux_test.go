@@ -73,7 +73,10 @@ func TestReleaserUnmountsDeepestFirstAndReportsHolders(t *testing.T) {
 		r := NewReleaser(old, t.Logf)
 		r.SparePIDs = []int{writer.Process.Pid}
 		var spared map[int]bool
-		r.Kill = func(s map[int]bool) []Proc { spared = s; return nil } // never signal the host's processes
+		r.Kill = func(spare func([]Proc) map[int]bool) []Proc { // never signal the host's processes
+			spared = spare(listProcs("/proc"))
+			return nil
+		}
 		r.Swapoff = func(p string) error { t.Errorf("swapoff(%s)", p); return nil }
 		st := r.Release(true)
 

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"net"
 	"os"
+	"os/exec"
 	"strconv"
 	"strings"
 	"syscall"
@@ -15,6 +16,7 @@ import (
 
 	gossh "golang.org/x/crypto/ssh"
 
+	"github.com/paroodise/paroodise/handoff"
 	"github.com/paroodise/paroodise/internal/testutil"
 )
 
@@ -28,10 +30,10 @@ func freePort(t *testing.T) string {
 	return strconv.Itoa(l.Addr().(*net.TCPAddr).Port)
 }
 
-// The first login over SSH disarms the dead-man; sessions get an empty
-// signal mask although PID 1 was started with signals blocked; `paroodise
-// status --json` works from a session.
-func TestPID1SSHLogin(t *testing.T) {
+// sshPID1 starts PID 1 with an SSH server on loopback that accepts a
+// fresh key, /bin/sh and /bin/paroodise, and /bin/sigprobe (pauseELF).
+func sshPID1(t *testing.T, st *handoff.State, setup ...rootSetup) (*pid1, *gossh.ClientConfig) {
+	t.Helper()
 	testutil.Root(t)
 	bin := testutil.Binary(t)
 	_, priv, err := ed25519.GenerateKey(rand.Reader)
@@ -42,12 +44,9 @@ func TestPID1SSHLogin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := "127.0.0.1:" + freePort(t)
-	st := testState()
-	st.Listen = []string{addr}
+	st.Listen = []string{"127.0.0.1:" + freePort(t)}
 	st.AuthorizedKeys = []string{"/root/.ssh/authorized_keys"}
-	st.ConfirmWithin.Duration = time.Minute
-	p := startPID1(t, st, func(root string) error {
+	files := func(root string) error {
 		if err := os.MkdirAll(root+"/bin", 0o755); err != nil {
 			return err
 		}
@@ -63,72 +62,155 @@ func TestPID1SSHLogin(t *testing.T) {
 			return err
 		}
 		return os.WriteFile(root+"/root/.ssh/authorized_keys", gossh.MarshalAuthorizedKey(signer.PublicKey()), 0o600)
-	})
-	if s := p.status(); s.DeadMan.State != DeadManArmed {
-		t.Fatalf("dead-man %q before login", s.DeadMan.State)
 	}
-	cfg := &gossh.ClientConfig{
+	p := startPID1(t, st, append([]rootSetup{files}, setup...)...)
+	return p, &gossh.ClientConfig{
 		User:            "root",
 		Auth:            []gossh.AuthMethod{gossh.PublicKeys(signer)},
 		HostKeyCallback: gossh.InsecureIgnoreHostKey(),
 		Timeout:         10 * time.Second,
 	}
-	var c *gossh.Client
+}
+
+// dial logs in, waiting for the server to listen.
+func (p *pid1) dial(cfg *gossh.ClientConfig) *gossh.Client {
+	p.t.Helper()
 	for deadline := time.Now().Add(20 * time.Second); ; {
-		if c, err = gossh.Dial("tcp", addr, cfg); err == nil {
-			break
+		c, err := gossh.Dial("tcp", p.status().SSH.Listen[0], cfg)
+		if err == nil {
+			p.t.Cleanup(func() { c.Close() })
+			return c
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("ssh: %v", err)
+			p.t.Fatalf("ssh: %v", err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	defer c.Close()
-	run := func(cmd string) string {
-		t.Helper()
-		s, err := c.NewSession()
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		out, err := s.CombinedOutput(cmd)
-		if err != nil {
-			t.Fatalf("%s: %v\n%s", cmd, err, out)
-		}
-		return string(out)
-	}
-	// The probe is not a Go program, whose runtime would change its own
-	// mask: its SigBlk is exactly what it inherited through the shell.
-	probe, err := c.NewSession()
+}
+
+func run(t *testing.T, c *gossh.Client, cmd string) string {
+	t.Helper()
+	s, err := c.NewSession()
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer probe.Close()
-	if err := probe.Start("exec /bin/sigprobe"); err != nil {
+	defer s.Close()
+	out, err := s.CombinedOutput(cmd)
+	if err != nil {
+		t.Fatalf("%s: %v\n%s", cmd, err, out)
+	}
+	return string(out)
+}
+
+// startProbe runs /bin/sigprobe in a session and returns its pid in our
+// namespace.
+func startProbe(t *testing.T, c *gossh.Client) int {
+	t.Helper()
+	s, err := c.NewSession()
+	if err != nil {
 		t.Fatal(err)
 	}
-	var mask string
-	for deadline := time.Now().Add(10 * time.Second); mask == "" && time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+	t.Cleanup(func() { s.Close() })
+	if err := s.Start("exec /bin/sigprobe"); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		for _, pr := range listProcs("/proc") {
 			if pr.Comm == "sigprobe" {
-				m := sigBlk(t, pr.Pid)
-				mask = strings.Join(m, " ")
-				syscall.Kill(pr.Pid, syscall.SIGKILL)
+				t.Cleanup(func() { syscall.Kill(pr.Pid, syscall.SIGKILL) })
+				return pr.Pid
 			}
 		}
 	}
-	if mask != "0000000000000000" {
+	t.Fatal("sigprobe never ran")
+	return 0
+}
+
+// The first login over SSH disarms the dead-man; sessions get an empty
+// signal mask although PID 1 was started with signals blocked; `paroodise
+// status --json` and `log` work from a session.
+func TestPID1SSHLogin(t *testing.T) {
+	st := testState()
+	st.ConfirmWithin.Duration = time.Minute
+	p, cfg := sshPID1(t, st)
+	if s := p.status(); s.DeadMan.State != DeadManArmed {
+		t.Fatalf("dead-man %q before login", s.DeadMan.State)
+	}
+	c := p.dial(cfg)
+	// The probe is not a Go program, whose runtime would change its own
+	// mask: its SigBlk is exactly what it inherited through the shell.
+	if mask := strings.Join(sigBlk(t, startProbe(t, c)), " "); mask != "0000000000000000" {
 		t.Errorf("a session's child has signal mask %q, want empty", mask)
 	}
 	var s Status
-	if err := json.Unmarshal([]byte(run("paroodise status --json")), &s); err != nil {
+	if err := json.Unmarshal([]byte(run(t, c, "paroodise status --json")), &s); err != nil {
 		t.Fatal(err)
 	}
 	if s.DeadMan.State != DeadManDisarmed || s.SSH.Logins < 1 || s.SSH.FirstLogin.IsZero() {
 		t.Errorf("after login: dead-man %q, logins %d", s.DeadMan.State, s.SSH.Logins)
 	}
-	if out := run("paroodise log -n 3"); strings.Count(out, "\n") != 3 {
+	if out := run(t, c, "paroodise log -n 3"); strings.Count(out, "\n") != 3 {
 		t.Errorf("log -n 3:\n%s", out)
+	}
+}
+
+// After the first login the old root is released again without sparing
+// anyone, while old processes take their time to die: the new server's
+// sessions, started meanwhile, must survive it.
+func TestPID1SessionsSurviveRelease(t *testing.T) {
+	st := testState()
+	st.OldRoot = "/oldroot"
+	p, cfg := sshPID1(t, st, func(root string) error {
+		if err := mountTmpfs(root + "/oldroot"); err != nil {
+			return err
+		}
+		// Outside PID 1's reach (another PID namespace), this keeps the old
+		// root busy, so that the release is done again after the login.
+		holder := exec.Command("sleep", "300")
+		holder.Dir = root + "/oldroot"
+		if err := holder.Start(); err != nil {
+			return err
+		}
+		t.Cleanup(func() { holder.Process.Kill(); holder.Wait() })
+		return nil
+	})
+	for deadline := time.Now().Add(30 * time.Second); p.status().OldRoot.State != RootBusy; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("old root %+v", p.status().OldRoot)
+		}
+	}
+	// An old service that ignores SIGTERM, adopted by PID 1.
+	out, err := exec.Command("nsenter", "-t", strconv.Itoa(p.pid), "--pid", "--",
+		"/bin/sh", "-c", `(trap "" TERM; exec sleep 300) >/dev/null 2>&1 & exit 0`).CombinedOutput()
+	if err != nil {
+		t.Fatalf("nsenter: %v: %s", err, out)
+	}
+	var old int
+	for _, pr := range listProcs("/proc") {
+		if pr.PPid == p.pid && pr.Comm == "sleep" {
+			old = pr.Pid
+		}
+	}
+	if old == 0 {
+		t.Fatal("no old service under PID 1")
+	}
+	c := p.dial(cfg)
+	p.waitLog("first login: releasing", 10*time.Second)
+	probe := startProbe(t, c)
+	p.waitLog("stopping 1 processes", 10*time.Second)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if _, err := os.Stat("/proc/" + strconv.Itoa(old)); err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the old service survived the release")
+		}
+	}
+	if _, err := os.Stat("/proc/" + strconv.Itoa(probe)); err != nil {
+		t.Fatalf("the session's process died with the release: %v", err)
+	}
+	if out := run(t, c, "echo still here"); out != "still here\n" {
+		t.Fatalf("session after the release: %q", out)
 	}
 }
 

@@ -65,6 +65,18 @@ func Run(cmd *exec.Cmd) error {
 	return Wait(cmd)
 }
 
+// Owned returns the pids started with Start and not yet waited for: the
+// children this process started itself, as opposed to adopted orphans.
+func Owned() []int {
+	mu.Lock()
+	defer mu.Unlock()
+	pids := make([]int, 0, len(owned))
+	for pid := range owned {
+		pids = append(pids, pid)
+	}
+	return pids
+}
+
 // Subscribe returns a channel that receives every orphan reaped from now
 // on, and a func to stop. Slow subscribers miss events rather than block
 // the reaper.
