@@ -213,15 +213,6 @@ func whoAmI() (name, uid, home string) {
 	return uid, uid, "/"
 }
 
-// HostKeys returns the public host keys being served.
-func (s *Server) HostKeys() []gossh.PublicKey {
-	var pubs []gossh.PublicKey
-	for _, k := range s.hostKeys {
-		pubs = append(pubs, k.PublicKey())
-	}
-	return pubs
-}
-
 // Serve serves every configured address and listener until ctx is done.
 func (s *Server) Serve(ctx context.Context) error {
 	var wg sync.WaitGroup
