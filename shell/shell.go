@@ -235,8 +235,16 @@ func (s *shell) stream(r io.Reader) int {
 		}
 		ctx := s.statementContext()
 		for _, st := range stmts {
-			last = s.status(s.runner.Run(ctx, st))
-			if s.runner.Exited() || s.signaled() != 0 {
+			err := s.runner.Run(ctx, st)
+			last = s.status(err)
+			if s.signaled() != 0 {
+				return last
+			}
+			if errors.Is(err, context.Canceled) { // sh -i: ^C ends the line
+				s.setStatus(last)
+				break
+			}
+			if s.runner.Exited() {
 				return last
 			}
 		}
@@ -245,13 +253,11 @@ func (s *shell) stream(r io.Reader) int {
 }
 
 // statementContext returns the context for the statements of one input
-// line, which an interrupt cancels.
+// line, which an interrupt cancels. The previous line's context is left
+// alone: background jobs started on it keep running.
 func (s *shell) statementContext() context.Context {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.mu.Lock()
-	if s.cancel != nil {
-		s.cancel()
-	}
 	s.cancel = cancel
 	s.mu.Unlock()
 	return ctx

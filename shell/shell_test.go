@@ -111,6 +111,10 @@ func TestStdinStream(t *testing.T) {
 	if code, out, _ := sh(t, "echo $1$2\n", "-s", "x", "y"); code != 0 || out != "xy\n" {
 		t.Errorf("-s: %d %q", code, out)
 	}
+	// A background job outlives the line that started it.
+	if code, out, _ := sh(t, "(/bin/sleep 0.3; echo bg) &\necho fg\nwait\n"); code != 0 || out != "fg\nbg\n" {
+		t.Errorf("background job: %d %q", code, out)
+	}
 	if code, _, errs := sh(t, "echo ok\nif fi\n"); code != 2 || errs == "" {
 		t.Errorf("syntax error: %d %q", code, errs)
 	}
