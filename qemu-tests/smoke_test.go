@@ -17,11 +17,11 @@ import (
 // and the expected init runs as PID 1.
 func TestSmoke(t *testing.T) {
 	for _, tc := range []struct {
-		image, init, release string
+		image, init, release, nic string
 	}{
-		{vm.Bookworm, "systemd", "bookworm"},
-		{vm.BookwormSysvinit, "init", "bookworm"},
-		{vm.Trixie, "systemd", "trixie"},
+		{vm.Bookworm, "systemd", "bookworm", "enp0s1"},
+		{vm.BookwormSysvinit, "init", "bookworm", "eth0"},
+		{vm.Trixie, "systemd", "trixie", "enp0s1"},
 	} {
 		t.Run(tc.image, func(t *testing.T) {
 			g := vm.Boot(t, tc.image, vm.Options{Forward: []int{2222}})
@@ -61,8 +61,8 @@ func TestSmoke(t *testing.T) {
 			t.Run("network", func(t *testing.T) {
 				// DHCP gave the NIC slirp's address and a default route.
 				out := g.MustRun(t, "ip -4 -o addr show scope global; ip route show default")
-				if !strings.Contains(out, "10.0.2.15/24") || !strings.Contains(out, "default via 10.0.2.2") {
-					t.Errorf("guest network:\n%s\nwant 10.0.2.15/24 and a default route via 10.0.2.2", out)
+				if !strings.Contains(out, tc.nic+"    inet 10.0.2.15/24") || !strings.Contains(out, "default via 10.0.2.2 dev "+tc.nic) {
+					t.Errorf("guest network:\n%s\nwant 10.0.2.15/24 on %s and a default route via 10.0.2.2", out, tc.nic)
 				}
 			})
 			t.Run("put-file", func(t *testing.T) {
