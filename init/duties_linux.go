@@ -14,6 +14,8 @@ func (i *Init) network() {
 		i.update(func(s *Status) { s.Network.State = "skipped" })
 		return
 	}
+	i.netMu.Lock()
+	defer i.netMu.Unlock()
 	ns := i.NetworkUp(i.ctx, i.State, i.Log.Printf)
 	i.update(func(s *Status) { s.Network = ns })
 }

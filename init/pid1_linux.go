@@ -48,6 +48,7 @@ type Init struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
+	netMu    sync.Mutex // one network apply at a time
 	mu       sync.Mutex
 	status   Status
 	login    chan struct{} // closed by the first login
@@ -71,7 +72,10 @@ const Shell = "/bin/sh"
 
 // boot is the whole life of PID 1. It never returns.
 func boot(argv []string) {
-	sigs := catchSignals() // first: see catchSignals
+	sigs := earlySignals // first: see catchSignals
+	if sigs == nil {
+		sigs = catchSignals()
+	}
 	openStdio()
 	early, reexeced := reexecLogged()
 	if err := os.Chdir("/"); err != nil {

@@ -3,9 +3,29 @@ package pid1
 import (
 	"os"
 	"os/signal"
+	"path/filepath"
 
 	"golang.org/x/sys/unix"
 )
+
+// earlySignals catches signals from package initialisation on, before
+// main and the command dispatch, when this process is PID 1 running init:
+// that leaves the shortest window in which a SIGTERM kills PID 1.
+var earlySignals chan os.Signal
+
+func init() {
+	if os.Getpid() != 1 || len(os.Args) == 0 {
+		return
+	}
+	switch filepath.Base(os.Args[0]) {
+	case "systemd", "init":
+	default:
+		if len(os.Args) < 2 || os.Args[1] != "init" {
+			return
+		}
+	}
+	earlySignals = catchSignals()
+}
 
 // catchSignals routes every signal to a channel. It must run before
 // anything else: a Go program that does not catch SIGTERM, SIGHUP, SIGINT,
