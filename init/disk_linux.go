@@ -206,3 +206,18 @@ func swapoff(path string) error {
 	}
 	return nil
 }
+
+// detachLoop detaches a loop device like `losetup -d`; while it is still
+// in use the kernel detaches it on last close.
+func detachLoop(devFS, name string) error {
+	p := filepath.Join(devFS, name)
+	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return fmt.Errorf("open %s: %w", p, err)
+	}
+	defer unix.Close(fd)
+	if err := unix.IoctlSetInt(fd, unix.LOOP_CLR_FD, 0); err != nil {
+		return fmt.Errorf("ioctl(%s, LOOP_CLR_FD): %w", p, err)
+	}
+	return nil
+}

@@ -119,3 +119,23 @@ func TestReleaseDeviceStack(t *testing.T) {
 		t.Fatalf("busy disk: %+v", st)
 	}
 }
+
+func TestDetachLoops(t *testing.T) {
+	sys := t.TempDir()
+	for name, file := range map[string]string{
+		"loop3": "/oldroot/var/lib/snapd/snaps/core_1.snap\n",
+		"loop4": "/home/disk.img\n",
+		"loop5": "/oldroot/srv/gone.img (deleted)\n",
+	} {
+		os.MkdirAll(filepath.Join(sys, "block", name, "loop"), 0o755)
+		os.WriteFile(filepath.Join(sys, "block", name, "loop", "backing_file"), []byte(file), 0o644)
+	}
+	r := NewReleaser("/oldroot", t.Logf)
+	r.SysFS = sys
+	var got []string
+	r.DetachLoop = func(n string) error { got = append(got, n); return nil }
+	done, errs := r.detachLoops(nil)
+	if !reflect.DeepEqual(got, []string{"loop3", "loop5"}) || !reflect.DeepEqual(done, got) || len(errs) != 0 {
+		t.Fatalf("detached %v (%v), errors %v", got, done, errs)
+	}
+}

@@ -84,27 +84,34 @@ func under(path, dir string) bool {
 	return path == dir || strings.HasPrefix(path, dir+"/")
 }
 
-// unmountOrder returns the mounts at or below dir in an order that can be
+// underDir picks the mounts at or below dir.
+func underDir(dir string) func(Mount) bool {
+	return func(m Mount) bool { return under(m.Point, dir) }
+}
+
+// unmountOrder returns the mounts pick selects in an order that can be
 // unmounted: every mount before the one it sits on, so the deepest first.
 // Stacked mounts on one path come out top first.
-func unmountOrder(ms []Mount, dir string) []Mount {
+func unmountOrder(ms []Mount, pick func(Mount) bool) []Mount {
 	byID := map[int]Mount{}
 	for _, m := range ms {
 		byID[m.ID] = m
 	}
 	var sel []Mount
 	for _, m := range ms {
-		if under(m.Point, dir) {
+		if pick(m) {
 			sel = append(sel, m)
 		}
 	}
-	// depth counts the mounts below dir this one stands on.
+	// depth counts the selected mounts this one stands on.
 	depth := func(m Mount) int {
 		d := 0
 		seen := map[int]bool{}
-		for p, ok := byID[m.Parent]; ok && under(p.Point, dir) && !seen[p.ID]; p, ok = byID[p.Parent] {
+		for p, ok := byID[m.Parent]; ok && !seen[p.ID]; p, ok = byID[p.Parent] {
 			seen[p.ID] = true
-			d++
+			if pick(p) {
+				d++
+			}
 		}
 		return d
 	}

@@ -30,7 +30,7 @@ func TestParseMountinfoAndUnmountOrder(t *testing.T) {
 		t.Fatalf("parsed %+v", ms[4])
 	}
 	var got []int
-	for _, m := range unmountOrder(ms, "/oldroot") {
+	for _, m := range unmountOrder(ms, underDir("/oldroot")) {
 		got = append(got, m.ID)
 	}
 	// Children before parents; the overmount (35) before what it covers.

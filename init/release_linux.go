@@ -43,6 +43,8 @@ type Releaser struct {
 	Swapoff  func(path string) error
 	RemoveDM func(dev string) error // "MAJ:MIN"
 	StopMD   func(name string) error
+	// DetachLoop detaches a loop device ("loop3") from its backing file.
+	DetachLoop func(name string) error
 	// Free opens a device node exclusively; nil error means it is free.
 	Free func(path string) error
 
@@ -66,6 +68,7 @@ func NewReleaser(oldRoot string, logf func(string, ...any)) *Releaser {
 	r.Kill = func(spare func([]Proc) map[int]bool) []Proc { return killAll(r.Logf, r.ProcFS, spare, r.Grace) }
 	r.RemoveDM = func(dev string) error { return removeDM(r.DevFS, dev) }
 	r.StopMD = func(name string) error { return stopMD(r.DevFS, name) }
+	r.DetachLoop = func(name string) error { return detachLoop(r.DevFS, name) }
 	return r
 }
 
@@ -106,10 +109,21 @@ func (r *Releaser) Release(spare bool) RootStatus {
 	}
 
 	disks, stack := r.topology()
+	devs := r.diskDevs(disks, stack)
 	st.SwapOff, st.Errors = r.swapoff(disks, stack, st.Errors)
-	if r.OldRoot != "" {
+	if r.OldRoot != "" || len(devs) > 0 {
 		var still []Mount
-		still, st.Errors = r.unmountAll(st.Errors)
+		still, st.Errors = r.unmountAll(devs, st.Errors)
+		if len(still) > 0 {
+			// A loop device backed by a file on the old root (snaps, disk
+			// images) keeps it busy without any process holding it.
+			var detached []string
+			detached, st.Errors = r.detachLoops(st.Errors)
+			st.Stopped = append(st.Stopped, detached...)
+			if len(detached) > 0 {
+				still, st.Errors = r.unmountAll(devs, st.Errors)
+			}
+		}
 		for _, m := range still {
 			desc := m.Point
 			if m.ReadOnly() {
@@ -251,14 +265,60 @@ func (r *Releaser) swapoff(disks []string, stack []blockDev, errs []string) ([]s
 	return done, errs
 }
 
-// unmountAll unmounts every mount under the old root, deepest first. It
+// unmountAll unmounts, deepest first, every mount under the old root and
+// every mount of a device on its disks elsewhere (bind mounts of it). It
 // returns what is still mounted.
-func (r *Releaser) unmountAll(errs []string) ([]Mount, []string) {
+func (r *Releaser) unmountAll(devs map[string]bool, errs []string) ([]Mount, []string) {
 	mounts, err := r.mounts()
 	if err != nil {
 		return nil, append(errs, err.Error())
 	}
-	return unmountMounts(unmountOrder(mounts, r.OldRoot), r.Unmount2, r.Remount, r.Logf, errs)
+	pick := func(m Mount) bool {
+		return m.Point != "/" && (r.OldRoot != "" && under(m.Point, r.OldRoot) || devs[m.Dev])
+	}
+	return unmountMounts(unmountOrder(mounts, pick), r.Unmount2, r.Remount, r.Logf, errs)
+}
+
+// diskDevs are the device numbers of the disks, their partitions and the
+// devices stacked on them.
+func (r *Releaser) diskDevs(disks []string, stack []blockDev) map[string]bool {
+	sb := sysBlock{r.SysFS}
+	devs := map[string]bool{}
+	for _, d := range disks {
+		devs[sb.devOf(d)] = true
+		for _, p := range sb.partitions(d) {
+			devs[sb.devOf(p)] = true
+		}
+	}
+	for _, d := range stack {
+		devs[d.Dev] = true
+	}
+	delete(devs, "")
+	return devs
+}
+
+// detachLoops detaches the loop devices whose backing file lies under the
+// old root.
+func (r *Releaser) detachLoops(errs []string) ([]string, []string) {
+	if r.OldRoot == "" {
+		return nil, errs
+	}
+	files, _ := filepath.Glob(filepath.Join(r.SysFS, "block/loop*/loop/backing_file"))
+	var done []string
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil || !under(strings.TrimSuffix(strings.TrimSpace(string(b)), " (deleted)"), r.OldRoot) {
+			continue
+		}
+		name := filepath.Base(filepath.Dir(filepath.Dir(f)))
+		if err := r.DetachLoop(name); err != nil {
+			errs = append(errs, fmt.Sprintf("detach %s: %v", name, err))
+			continue
+		}
+		r.Logf("detached %s (%s)", name, strings.TrimSpace(string(b)))
+		done = append(done, name)
+	}
+	return done, errs
 }
 
 // unmountMounts unmounts ms in order. A busy mount is retried briefly,
@@ -308,12 +368,7 @@ func unmountDisks(procFS string, umount func(string, int) error, remount func(st
 		logf("unmount before reboot: %v", err)
 		return
 	}
-	var disks []Mount
-	for _, m := range unmountOrder(ms, "/") {
-		if !strings.HasPrefix(m.Dev, "0:") && m.Point != "/" {
-			disks = append(disks, m)
-		}
-	}
+	disks := unmountOrder(ms, func(m Mount) bool { return !strings.HasPrefix(m.Dev, "0:") && m.Point != "/" })
 	_, errs := unmountMounts(disks, umount, remount, logf, nil)
 	for _, e := range errs {
 		logf("%s", e)

@@ -78,6 +78,7 @@ func TestReleaserUnmountsDeepestFirstAndReportsHolders(t *testing.T) {
 			return nil
 		}
 		r.Swapoff = func(p string) error { t.Errorf("swapoff(%s)", p); return nil }
+		r.DetachLoop = func(n string) error { t.Errorf("detach %s", n); return nil }
 		st := r.Release(true)
 
 		if !spared[writer.Process.Pid] || spared[cwd.Process.Pid] {
