@@ -19,6 +19,7 @@ import (
 func RunInit(stdio cli.IO, args []string) error {
 	if os.Getpid() == 1 {
 		boot(os.Args)
+		select {} // boot does not return; PID 1 must never exit
 	}
 	if slices.ContainsFunc(args, func(a string) bool { return a == "-h" || a == "-help" || a == "--help" }) {
 		fmt.Fprint(stdio.Stderr, `usage: paroodise init [ANY ARGUMENTS]
@@ -71,12 +72,12 @@ func RunLog(stdio cli.IO, args []string) error {
 	if *n < 0 {
 		return cli.Usagef("-n must not be negative")
 	}
-	print := func(e Entry) error {
+	show := func(e Entry) error {
 		_, err := fmt.Fprintf(stdio.Stdout, "%s %s\n", e.Time.Format(time.DateTime), e.Msg)
 		return err
 	}
 	if *n == 0 {
-		return Client{Path: *sock}.Log(*follow, 0, print)
+		return Client{Path: *sock}.Log(*follow, 0, show)
 	}
 	var kept []Entry
 	err := Client{Path: *sock}.Log(false, 0, func(e Entry) error {
@@ -90,7 +91,7 @@ func RunLog(stdio cli.IO, args []string) error {
 		return err
 	}
 	for _, e := range kept {
-		if err := print(e); err != nil {
+		if err := show(e); err != nil {
 			return err
 		}
 	}
@@ -99,7 +100,7 @@ func RunLog(stdio cli.IO, args []string) error {
 		if len(kept) > 0 {
 			since = kept[len(kept)-1].Seq
 		}
-		return Client{Path: *sock}.Log(true, since, print)
+		return Client{Path: *sock}.Log(true, since, show)
 	}
 	return nil
 }

@@ -76,6 +76,16 @@ func boot(argv []string) {
 	if sigs == nil {
 		sigs = catchSignals()
 	}
+	defer func() {
+		// Before the log exists: say why on stderr, then reboot rather
+		// than exit (which would panic the kernel).
+		if r := recover(); r != nil {
+			fmt.Fprintf(os.Stderr, "paroodise: PANIC during start-up: %v\n%s", r, debug.Stack())
+			unix.Sync()
+			_ = reboot(unix.LINUX_REBOOT_CMD_RESTART)
+			select {}
+		}
+	}()
 	openStdio()
 	early, reexeced := reexecLogged()
 	if err := os.Chdir("/"); err != nil {

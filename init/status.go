@@ -142,9 +142,12 @@ func (s *Status) WriteText(w io.Writer) {
 		p("  %s", strings.ReplaceAll(s.Network.Detail, "\n", "\n  "))
 	}
 	r := s.OldRoot
-	if r.State == RootNone {
+	switch {
+	case r.State == RootNone:
 		p("old root: none")
-	} else {
+	case r.Path == "":
+		p("old root (unmounted by the old init): %s", r.State)
+	default:
 		p("old root %s: %s", r.Path, r.State)
 	}
 	for _, m := range r.Mounted {
