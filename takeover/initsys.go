@@ -83,13 +83,13 @@ func detectInit(proc, root string, version func(exe string) (string, error)) (In
 	switch {
 	case filepath.Base(s.Exe) == "systemd" || s.Comm == "systemd":
 		s.Kind = Systemd
-		if version != nil {
+		if maps, err := os.ReadFile(filepath.Join(proc, "1", "maps")); err == nil {
+			s.Text, s.Version = sharedLibVersion(maps)
+		}
+		if s.Version == 0 && version != nil {
 			if out, err := version(s.Exe); err == nil {
 				s.Text, s.Version = parseSystemdVersion(out)
 			}
-		}
-		if s.Version == 0 {
-			s.Version, s.Text = scanSystemdVersion(filepath.Join(root, s.Exe))
 		}
 	default:
 		if v := sysvinitVersion(filepath.Join(root, s.Exe)); v != "" {
@@ -132,18 +132,20 @@ func readBinary(path string) []byte {
 	return b[:n]
 }
 
-// scanSystemdVersion is the fallback when running --version failed: the
-// systemd binary names its own version in "systemd NNN" next to its
-// build features, but the version may live in libsystemd-shared, so this
-// often finds nothing and the caller then knows only "systemd".
-func scanSystemdVersion(path string) (int, string) {
-	m := regexp.MustCompile(`systemd ([0-9]{3})[ .(]`).FindSubmatch(readBinary(path))
+// sharedLibVersion reads systemd's major version from PID 1's memory
+// map: since v231 the manager links libsystemd-shared-NNN.so (some
+// distributions append a tag, "-254.5-1.fc39"). It costs no exec, which
+// matters on a slow machine.
+func sharedLibVersion(maps []byte) (string, int) {
+	m := sharedLibRE.FindSubmatch(maps)
 	if m == nil {
-		return 0, ""
+		return "", 0
 	}
 	v, _ := strconv.Atoi(string(m[1]))
-	return v, fmt.Sprintf("systemd %d", v)
+	return fmt.Sprintf("systemd %d", v), v
 }
+
+var sharedLibRE = regexp.MustCompile(`/libsystemd-shared-([0-9]+)[.-]`)
 
 // sysvinitVersion finds the "INIT_VERSION=sysvinit-X.YY" environment
 // string that sysvinit's init hands to every child; no other init has it.

@@ -2,6 +2,7 @@ package takeover
 
 import (
 	"bytes"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -227,5 +228,25 @@ func TestExecPathsIncludePID1AndSkipMovedTrees(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("no warning for the path under /run: %q", p.Warnings)
+	}
+}
+
+func TestSystemdVersionFromMaps(t *testing.T) {
+	h := newFakeHost(t)
+	h.write("proc/1/maps", "7f1c2a000000-7f1c2a100000 r-xp 00000000 fe:01 1234 /usr/lib/x86_64-linux-gnu/systemd/libsystemd-shared-257.so\n")
+	env := h.Env()
+	env.InitVersion = func(string) (string, error) {
+		t.Error("ran --version although the memory map names the version")
+		return "", errors.New("not run")
+	}
+	p, err := Preflight(env, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Init.Version != 257 || p.Init.Text != "systemd 257" {
+		t.Errorf("init %+v", p.Init)
+	}
+	if _, v := sharedLibVersion([]byte("... /usr/lib64/systemd/libsystemd-shared-254.5-1.fc39.so\n")); v != 254 {
+		t.Errorf("tagged library: %d", v)
 	}
 }
