@@ -158,6 +158,7 @@ func (i *Init) finalReboot(op string) {
 		OpHalt:     unix.LINUX_REBOOT_CMD_HALT,
 	}[op]
 	i.Log.Printf("%s now", op)
+	i.Log.Flush(2 * time.Second) // the last lines, on the console
 	if err := i.Reboot(cmd); err != nil {
 		i.Log.Printf("%s failed: %v; staying up", op, err)
 	}

@@ -6,10 +6,12 @@
 package pid1
 
 import (
+	"bytes"
 	"fmt"
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -67,6 +69,18 @@ func (l *Log) Printf(format string, args ...any) {
 	l.wake = make(chan struct{})
 }
 
+// Flush waits up to d for sinks that write asynchronously.
+func (l *Log) Flush(d time.Duration) {
+	l.mu.Lock()
+	sinks := l.sinks
+	l.mu.Unlock()
+	for _, w := range sinks {
+		if a, ok := w.(*Async); ok {
+			a.Flush(d)
+		}
+	}
+}
+
 // Since returns the kept entries with Seq > seq, oldest first, and a
 // channel closed when another line arrives.
 func (l *Log) Since(seq uint64) ([]Entry, <-chan struct{}) {
@@ -80,4 +94,46 @@ func (l *Log) Since(seq uint64) ([]Entry, <-chan struct{}) {
 		}
 	}
 	return out, l.wake
+}
+
+// Async writes to w from its own goroutine and drops lines while w is
+// stuck, so that a console that blocks (a stopped serial line, Scroll
+// Lock on a VT) never stalls PID 1: every log call would wait behind it.
+type Async struct {
+	ch      chan []byte
+	dropped atomic.Int64
+	busy    atomic.Int64 // lines queued or being written
+}
+
+// NewAsync starts writing to w; up to queue lines wait.
+func NewAsync(w io.Writer, queue int) *Async {
+	a := &Async{ch: make(chan []byte, queue)}
+	go func() {
+		for b := range a.ch {
+			if n := a.dropped.Swap(0); n > 0 {
+				_, _ = fmt.Fprintf(w, "paroodise: (%d log lines dropped: output blocked)\n", n)
+			}
+			_, _ = w.Write(b)
+			a.busy.Add(-1)
+		}
+	}()
+	return a
+}
+
+func (a *Async) Write(p []byte) (int, error) {
+	a.busy.Add(1)
+	select {
+	case a.ch <- bytes.Clone(p):
+	default:
+		a.busy.Add(-1)
+		a.dropped.Add(1)
+	}
+	return len(p), nil
+}
+
+// Flush waits up to d for the queued lines to be written.
+func (a *Async) Flush(d time.Duration) {
+	for end := time.Now().Add(d); a.busy.Load() > 0 && time.Now().Before(end); {
+		time.Sleep(10 * time.Millisecond)
+	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"net"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -142,5 +143,52 @@ func TestStatusText(t *testing.T) {
 	}
 	if ban := s.Banner(); !strings.Contains(ban, "old disk: /oldroot still busy") || !strings.Contains(ban, "flash: none running") {
 		t.Errorf("banner %q", ban)
+	}
+}
+
+// blockingWriter blocks until released.
+type blockingWriter struct {
+	release chan struct{}
+	mu      sync.Mutex
+	got     []string
+}
+
+func (b *blockingWriter) Write(p []byte) (int, error) {
+	<-b.release
+	b.mu.Lock()
+	b.got = append(b.got, string(p))
+	b.mu.Unlock()
+	return len(p), nil
+}
+
+func TestAsyncNeverBlocks(t *testing.T) {
+	w := &blockingWriter{release: make(chan struct{})}
+	l := NewLog(10, NewAsync(w, 2))
+	done := make(chan struct{})
+	go func() {
+		for range 100 {
+			l.Printf("line")
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("logging blocked behind a stuck sink")
+	}
+	close(w.release)
+	l.Flush(5 * time.Second)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		w.mu.Lock()
+		got := strings.Join(w.got, "")
+		w.mu.Unlock()
+		if strings.Contains(got, "log lines dropped: output blocked") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no note about dropped lines: %q", got)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

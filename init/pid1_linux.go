@@ -102,9 +102,9 @@ func boot(argv []string) {
 	}
 	consoleStdio()
 
-	log := NewLog(4096, os.Stderr)
+	log := NewLog(4096, NewAsync(os.Stderr, 256))
 	if k := openKmsg(); k != nil {
-		log.AddSink(k)
+		log.AddSink(NewAsync(k, 256))
 	}
 	i := New(log, argv)
 	i.status.FDsClosed = closed
