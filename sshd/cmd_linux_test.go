@@ -49,7 +49,7 @@ func TestCommand(t *testing.T) {
 	}
 	defer cmd.Process.Kill()
 	// The command must serve exactly the key it was given.
-	ts.addr.Port = port
+	ts.addr = &net.TCPAddr{IP: ts.addr.IP, Port: port}
 	ts.writeKnownHosts("ed25519")
 	var out []byte
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
