@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -62,6 +63,7 @@ func TestReleaserUnmountsDeepestFirstAndReportsHolders(t *testing.T) {
 		cwd.Dir = old + "/a/b"
 		writer := exec.Command("sh", "-c", "exec 3>"+old+"/tmp/f; exec sleep 60")
 		for _, c := range []*exec.Cmd{cwd, writer} {
+			c.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 			if err := c.Start(); err != nil {
 				t.Error(err)
 				return

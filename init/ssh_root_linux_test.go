@@ -168,6 +168,7 @@ func TestPID1SessionsSurviveRelease(t *testing.T) {
 		// root busy, so that the release is done again after the login.
 		holder := exec.Command("sleep", "300")
 		holder.Dir = root + "/oldroot"
+		holder.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 		if err := holder.Start(); err != nil {
 			return err
 		}
