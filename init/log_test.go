@@ -125,7 +125,7 @@ func TestStatusText(t *testing.T) {
 	yes := true
 	s := &Status{
 		Pid: 1, Method: "reexec", OldInit: "systemd 252", StartedAt: now.Add(-time.Minute), Now: now,
-		SSH:     SSHStatus{Listen: []string{":22"}, Running: true},
+		SSH:     SSHStatus{Listen: []string{":22"}, Listening: []string{"0.0.0.0:22"}, Running: true},
 		DeadMan: DeadManStatus{State: DeadManArmed, Deadline: now.Add(9 * time.Minute)},
 		Network: NetStatus{State: "applied", Reachable: &yes, Reach: "reachable: gateway answered"},
 		OldRoot: RootStatus{Path: "/oldroot", State: RootBusy, Mounted: []string{"/oldroot (read-only)"},
@@ -134,7 +134,7 @@ func TestStatusText(t *testing.T) {
 	}
 	var b bytes.Buffer
 	s.WriteText(&b)
-	for _, want := range []string{"started by reexec from systemd 252", "(up 1m0s)", "ssh: running on :22",
+	for _, want := range []string{"started by reexec from systemd 252", "(up 1m0s)", "ssh: running for :22, listening on 0.0.0.0:22",
 		"armed: reboots into the old system at 03:13:05 (in 9m0s)", "reachable: true",
 		"old root /oldroot: busy", "held by pid 7 (bash): cwd /oldroot", "disk /dev/vda: BUSY", "disk free: false"} {
 		if !strings.Contains(b.String(), want) {

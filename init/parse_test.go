@@ -70,7 +70,7 @@ func TestSpareSetAndVictims(t *testing.T) {
 		{Pid: 301, PPid: 1, Comm: "zomb", State: 'Z'},
 		{Pid: 400, PPid: 1, Comm: "systemd-network"},
 	}
-	spared := spareSet(ps, []int{202, 9999}, map[int]bool{100: true})
+	spared := spareSet(ps, []int{202, 9999}, map[int][]string{100: {"0.0.0.0:22"}})
 	want := map[int]bool{200: true, 201: true, 202: true, 203: true}
 	if !reflect.DeepEqual(spared, want) {
 		t.Fatalf("spared %v, want %v", spared, want)
@@ -99,12 +99,16 @@ func TestParseSwapsAndListeners(t *testing.T) {
 	if !reflect.DeepEqual(sw, want) {
 		t.Fatalf("%+v", sw)
 	}
-	in := map[string]bool{}
+	in := map[string]string{}
 	parseListenInodes(`  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
    0: 00000000:0016 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 12345 1 0000000000000000 100 0 0 10 0
    1: 0F02000A:0016 0202000A:C350 01 00000000:00000000 02:0000A0B9 00000000     0        0 23456 4 0000000000000000 20 4 0 10 -1
 `, in)
-	if !reflect.DeepEqual(in, map[string]bool{"12345": true}) {
+	parseListenInodes(`  sl  local_address                         remote_address                        st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
+   0: 00000000000000000000000000000000:0016 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 777 1 0000000000000000 100 0 0 10 0
+   1: 0000000000000000FFFF00000100007F:1F90 00000000000000000000000000000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 778 1 0000000000000000 100 0 0 10 0
+`, in)
+	if !reflect.DeepEqual(in, map[string]string{"12345": "0.0.0.0:22", "777": "[::]:22", "778": "127.0.0.1:8080"}) {
 		t.Fatalf("%v", in)
 	}
 	if d, ok := mapsDev("7f0c1c000000-7f0c1c021000 r-xp 00000000 fd:01 1234  /usr/lib/x.so"); !ok || d != 0xfd01 {

@@ -231,6 +231,8 @@ func (i *Init) Status() *Status {
 	s := i.status
 	s.Now = time.Now()
 	s.SSH.Listen = slices.Clone(s.SSH.Listen)
+	s.SSH.Listening = listeners(procRoot, []int{s.Pid})[s.Pid]
+	slices.Sort(s.SSH.Listening)
 	return &s
 }
 

@@ -1,6 +1,7 @@
 package pid1
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -71,7 +72,7 @@ func listProcs(procFS string) []Proc {
 // everything above them up to PID 1, except ancestors in notAncestor (the
 // old sshd's listener, which holds the SSH port the new server needs and
 // whose death does not end its sessions).
-func spareSet(ps []Proc, spare []int, notAncestor map[int]bool) map[int]bool {
+func spareSet(ps []Proc, spare []int, notAncestor map[int][]string) map[int]bool {
 	byPid := map[int]Proc{}
 	children := map[int][]int{}
 	for _, p := range ps {
@@ -94,7 +95,7 @@ func spareSet(ps []Proc, spare []int, notAncestor map[int]bool) map[int]bool {
 			queue = append(queue, children[p]...)
 		}
 		for p := byPid[pid].PPid; p > 1; p = byPid[p].PPid {
-			if _, ok := byPid[p]; !ok || notAncestor[p] {
+			if _, ok := byPid[p]; !ok || notAncestor[p] != nil {
 				break
 			}
 			set[p] = true
@@ -147,15 +148,36 @@ var networkDaemons = []string{
 
 func isNetworkDaemon(comm string) bool { return slices.Contains(networkDaemons, comm) }
 
-// parseListenInodes returns the socket inodes in LISTEN state from a
-// /proc/net/tcp or tcp6 table.
-func parseListenInodes(table string, into map[string]bool) {
+// parseListenInodes records the sockets in LISTEN state of a
+// /proc/net/tcp or tcp6 table: inode → local address ("0.0.0.0:22",
+// "[::]:22").
+func parseListenInodes(table string, into map[string]string) {
 	for i, line := range strings.Split(table, "\n") {
 		f := strings.Fields(line)
 		// sl local rem st tx:rx tr:when retrnsmt uid timeout inode
 		if i == 0 || len(f) < 10 || f[3] != "0A" {
 			continue
 		}
-		into[f[9]] = true
+		into[f[9]] = procNetAddr(f[1])
 	}
+}
+
+// procNetAddr decodes a /proc/net/tcp address: the IP as 32-bit words in
+// host (little-endian) order, then the port, all in hex.
+func procNetAddr(s string) string {
+	ipHex, portHex, ok := strings.Cut(s, ":")
+	port, err := strconv.ParseUint(portHex, 16, 16)
+	if !ok || err != nil || (len(ipHex) != 8 && len(ipHex) != 32) {
+		return s
+	}
+	ip := make([]byte, 0, 16)
+	for w := 0; w < len(ipHex); w += 8 {
+		v, err := strconv.ParseUint(ipHex[w:w+8], 16, 32)
+		if err != nil {
+			return s
+		}
+		ip = append(ip, byte(v), byte(v>>8), byte(v>>16), byte(v>>24))
+	}
+	addr, _ := netip.AddrFromSlice(ip)
+	return netip.AddrPortFrom(addr.Unmap(), uint16(port)).String()
 }

@@ -132,16 +132,16 @@ func cgroupOf(procFS string, pid int) string {
 	return ""
 }
 
-// listeners returns the pids among candidates that hold a listening TCP
-// socket in our network namespace.
-func listeners(procFS string, candidates []int) map[int]bool {
-	inodes := map[string]bool{}
+// listeners returns, for the pids among candidates that hold listening
+// TCP sockets in our network namespace, the addresses they listen on.
+func listeners(procFS string, candidates []int) map[int][]string {
+	inodes := map[string]string{}
 	for _, t := range []string{"net/tcp", "net/tcp6"} {
 		if b, err := os.ReadFile(filepath.Join(procFS, t)); err == nil {
 			parseListenInodes(string(b), inodes)
 		}
 	}
-	out := map[int]bool{}
+	out := map[int][]string{}
 	for _, pid := range candidates {
 		dir := filepath.Join(procFS, strconv.Itoa(pid), "fd")
 		ents, err := os.ReadDir(dir)
@@ -153,9 +153,10 @@ func listeners(procFS string, candidates []int) map[int]bool {
 			if err != nil {
 				continue
 			}
-			if ino, ok := strings.CutPrefix(t, "socket:["); ok && inodes[strings.TrimSuffix(ino, "]")] {
-				out[pid] = true
-				break
+			if ino, ok := strings.CutPrefix(t, "socket:["); ok {
+				if addr, ok := inodes[strings.TrimSuffix(ino, "]")]; ok {
+					out[pid] = append(out[pid], addr)
+				}
 			}
 		}
 	}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -76,7 +77,18 @@ func sshPID1(t *testing.T, st *handoff.State, setup ...rootSetup) (*pid1, *gossh
 func (p *pid1) dial(cfg *gossh.ClientConfig) *gossh.Client {
 	p.t.Helper()
 	for deadline := time.Now().Add(20 * time.Second); ; {
-		c, err := gossh.Dial("tcp", p.status().SSH.Listen[0], cfg)
+		st := p.status()
+		if len(st.SSH.Listening) == 0 {
+			if time.Now().After(deadline) {
+				p.t.Fatalf("the SSH server never listened: %+v", st.SSH)
+			}
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		if !slices.Equal(st.SSH.Listening, st.SSH.Listen) {
+			p.t.Fatalf("listening on %q, configured %q", st.SSH.Listening, st.SSH.Listen)
+		}
+		c, err := gossh.Dial("tcp", st.SSH.Listening[0], cfg)
 		if err == nil {
 			p.t.Cleanup(func() { c.Close() })
 			return c

@@ -31,7 +31,10 @@ type Status struct {
 
 // SSHStatus describes the supervised SSH server.
 type SSHStatus struct {
-	Listen     []string  `json:"listen"`
+	Listen []string `json:"listen"`
+	// Listening are the TCP addresses PID 1 listens on right now, as the
+	// kernel reports them (":22" shows once the old sshd has let go).
+	Listening  []string  `json:"listening"`
 	Running    bool      `json:"running"`
 	Restarts   int       `json:"restarts"`
 	LastError  string    `json:"last_error,omitempty"`
@@ -125,7 +128,12 @@ func (s *Status) WriteText(w io.Writer) {
 	if s.SSH.Running {
 		ssh = "running"
 	}
-	p("ssh: %s on %s, %d login(s), %d restart(s)", ssh, strings.Join(s.SSH.Listen, " "), s.SSH.Logins, s.SSH.Restarts)
+	listening := "nothing yet"
+	if len(s.SSH.Listening) > 0 {
+		listening = strings.Join(s.SSH.Listening, " ")
+	}
+	p("ssh: %s for %s, listening on %s, %d login(s), %d restart(s)", ssh, strings.Join(s.SSH.Listen, " "),
+		listening, s.SSH.Logins, s.SSH.Restarts)
 	if s.SSH.LastError != "" {
 		p("  last error: %s", s.SSH.LastError)
 	}
