@@ -177,7 +177,6 @@ func (g *Guest) launch(opts Options, overlay string) error {
 		"-monitor", "unix:"+g.monitor+",server=on,wait=off",
 		"-drive", "file="+overlay+",if=virtio,format=qcow2",
 		"-netdev", netdev, "-device", "virtio-net-pci,netdev=n0",
-		"-pidfile", filepath.Join(g.Dir, "qemu.pid"),
 	)
 	if opts.NoReboot {
 		args = append(args, "-no-reboot")
