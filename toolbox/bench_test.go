@@ -3,6 +3,8 @@
 package toolbox_test
 
 import (
+	"github.com/paroodise/paroodise/internal/testutil"
+
 	"crypto/rand"
 	"os"
 	"os/exec"
@@ -16,7 +18,7 @@ import (
 // BenchmarkBinarySize reports the size of the binary, so it shows in
 // `make bench` next to the speed numbers.
 func BenchmarkBinarySize(b *testing.B) {
-	st, err := os.Stat(binary(b))
+	st, err := os.Stat(testutil.Toolbox(b))
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -28,7 +30,7 @@ func BenchmarkBinarySize(b *testing.B) {
 // links makes a directory with the toolbox linked in.
 func links(b *testing.B) string {
 	dir := b.TempDir()
-	if err := toolbox.Install(dir, binary(b)); err != nil {
+	if err := toolbox.Install(dir, testutil.Toolbox(b)); err != nil {
 		b.Fatal(err)
 	}
 	return dir

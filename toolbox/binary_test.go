@@ -25,7 +25,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -37,39 +36,8 @@ import (
 	"github.com/paroodise/paroodise/toolbox"
 )
 
-var (
-	makeOnce sync.Once
-	made     string
-	makeErr  error
-)
-
-// binary returns the makebb build under test.
-func binary(t testing.TB) string {
-	t.Helper()
-	if p := os.Getenv("PAROODISE_BIN"); p != "" {
-		return p
-	}
-	makeOnce.Do(func() {
-		root, err := filepath.Abs("..")
-		if err != nil {
-			makeErr = err
-			return
-		}
-		out, err := exec.Command("make", "-s", "-C", root, "build/paroodise").CombinedOutput()
-		if err != nil {
-			makeErr = fmt.Errorf("make build/paroodise: %v\n%s", err, out)
-			return
-		}
-		made = filepath.Join(root, "build", "paroodise")
-	})
-	if makeErr != nil {
-		t.Fatal(makeErr)
-	}
-	return made
-}
-
 func TestBinaryIsStatic(t *testing.T) {
-	bin := binary(t)
+	bin := testutil.Toolbox(t)
 	f, err := elf.Open(bin)
 	if err != nil {
 		t.Fatal(err)
@@ -670,7 +638,7 @@ func partitionedImage(w *work) string {
 // TestToolbox runs every toolbox command from the binary by its argv[0]
 // name; a command without a case here fails, so none goes untested.
 func TestToolbox(t *testing.T) {
-	exe := binary(t)
+	exe := testutil.Toolbox(t)
 	for _, name := range toolbox.Names() {
 		t.Run(name, func(t *testing.T) {
 			f, ok := toolCases[name]
@@ -690,9 +658,9 @@ func TestToolbox(t *testing.T) {
 // TestUnknownName checks that a name the binary does not know fails
 // instead of running something else.
 func TestUnknownName(t *testing.T) {
-	w := newWork(t, binary(t))
+	w := newWork(t, testutil.Toolbox(t))
 	link := filepath.Join(w.bin, "no-such-tool")
-	if err := os.Symlink(binary(t), link); err != nil {
+	if err := os.Symlink(testutil.Toolbox(t), link); err != nil {
 		t.Fatal(err)
 	}
 	out, err := exec.Command(link).CombinedOutput()

@@ -2,9 +2,11 @@
 package testutil
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -57,3 +59,40 @@ type buildError struct {
 }
 
 func (e *buildError) Error() string { return "go build: " + e.err.Error() + "\n" + e.out }
+
+var (
+	makeOnce sync.Once
+	made     string
+	makeErr  error
+)
+
+// Toolbox returns the shipped multi-call build, toolbox included:
+// $PAROODISE_BIN, or else build/paroodise made with `make` (makebb) once
+// per test process. Tests of the toolbox need it; a plain build lacks it.
+func Toolbox(t testing.TB) string {
+	t.Helper()
+	if p := os.Getenv("PAROODISE_BIN"); p != "" {
+		return p
+	}
+	makeOnce.Do(func() {
+		out, err := exec.Command("go", "env", "GOMOD").Output()
+		if err != nil {
+			makeErr = fmt.Errorf("go env GOMOD: %w", err)
+			return
+		}
+		root := filepath.Dir(strings.TrimSpace(string(out)))
+		// flock: `go test ./...` runs packages at once, and two makebb
+		// runs must not write build/paroodise together.
+		b, err := exec.Command("flock", filepath.Join(root, "build", ".lock"),
+			"make", "-s", "-C", root, "build/paroodise").CombinedOutput()
+		if err != nil {
+			makeErr = fmt.Errorf("make build/paroodise: %w\n%s", err, b)
+			return
+		}
+		made = filepath.Join(root, "build", "paroodise")
+	})
+	if makeErr != nil {
+		t.Fatal(makeErr)
+	}
+	return made
+}
