@@ -201,3 +201,25 @@ func TestPID1RebootCommand(t *testing.T) {
 		t.Fatalf("PID 1 ended with %v, want a reboot (SIGHUP)", ws)
 	}
 }
+
+// When reboot(2) fails (here: CAP_SYS_BOOT dropped from the bounding set
+// PID 1 starts with), PID 1 stays up and keeps answering.
+func TestPID1NeverExits(t *testing.T) {
+	p := startPID1(t, testState(), func(string) error {
+		// Only this (discarded) thread and PID 1 lose the capability.
+		return unix.Prctl(unix.PR_CAPBSET_DROP, unix.CAP_SYS_BOOT, 0, 0, 0)
+	})
+	if err := syscall.Kill(p.pid, unix.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	p.waitLog("reboot failed", 30*time.Second)
+	if err := syscall.Kill(p.pid, unix.SIGUSR2); err != nil {
+		t.Fatal(err)
+	}
+	p.waitLog("already shutting down", 10*time.Second)
+	time.Sleep(200 * time.Millisecond)
+	p.alive()
+	if st := p.status(); st.ShuttingDown != OpReboot {
+		t.Fatalf("shutting down %q", st.ShuttingDown)
+	}
+}
