@@ -951,3 +951,54 @@ func TestIdleTimeout(t *testing.T) {
 		t.Fatal("idle connection still open")
 	}
 }
+
+// TestExitStatusBeforeClose: every kind of session reports its status
+// before closing the channel (a status after the close is lost, and ssh
+// exits 255), and all output arrives before EOF.
+func TestExitStatusBeforeClose(t *testing.T) {
+	ts := startServer(t, nil)
+	client := ts.goClient()
+	cases := []struct {
+		req, arg string
+		status   uint32
+		bytes    int64
+	}{
+		{"exec", "echo out; echo err >&2; exit 3", 3, 4},
+		{"exec", "head -c 300000 /dev/zero", 0, 300000},
+		{"subsystem", "sftp", 0, 0},
+	}
+	for _, c := range cases {
+		ch, reqs, err := client.OpenChannel("session", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		statuses := make(chan []uint32, 1)
+		go func() {
+			var got []uint32
+			for r := range reqs {
+				var st struct{ Status uint32 }
+				if r.Type == "exit-status" && gossh.Unmarshal(r.Payload, &st) == nil {
+					got = append(got, st.Status)
+				}
+			}
+			statuses <- got // the channel is closed
+		}()
+		ok, err := ch.SendRequest(c.req, true, gossh.Marshal(struct{ Value string }{c.arg}))
+		if !ok || err != nil {
+			t.Fatalf("%s %q: %v %v", c.req, c.arg, ok, err)
+		}
+		ch.CloseWrite() // sftp ends at EOF
+		n, _ := io.Copy(io.Discard, ch)
+		if n != c.bytes {
+			t.Errorf("%s %q: %d bytes before EOF, want %d", c.req, c.arg, n, c.bytes)
+		}
+		select {
+		case got := <-statuses:
+			if len(got) != 1 || got[0] != c.status {
+				t.Errorf("%s %q: exit statuses before close %v, want [%d]", c.req, c.arg, got, c.status)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("%s %q: channel never closed", c.req, c.arg)
+		}
+	}
+}
