@@ -1,7 +1,0 @@
-// Command flash is the paroodise binary under the name flash; see cmd/paroodise
-// for why each such name has its own main package.
-package main
-
-import "github.com/paroodise/paroodise/multicall"
-
-func main() { multicall.Main() }
