@@ -109,9 +109,11 @@ func (p *Plan) State(now time.Time) *handoff.State {
 	}
 	// The device, so init can tell whether the disk is free even when the
 	// old init unmounted the old root itself (soft-reboot). A "0:N" device
-	// (btrfs subvolume, overlay) names no block device: the source does.
-	st.OldRootDevice = p.Disk.RootMajMin
-	if st.OldRootDevice == "" || strings.HasPrefix(st.OldRootDevice, "0:") {
+	// (overlay, tmpfs) names no block device.
+	switch {
+	case p.Disk.RootMajMin != "" && !strings.HasPrefix(p.Disk.RootMajMin, "0:"):
+		st.OldRootDevice = p.Disk.RootMajMin
+	case strings.HasPrefix(p.Disk.RootSource, "/dev/"):
 		st.OldRootDevice = p.Disk.RootSource
 	}
 	return st

@@ -146,6 +146,28 @@ func blockName(sys, dev string) (string, error) {
 	return filepath.Base(link), nil
 }
 
+// blockBySource finds the kernel name of a mount source such as
+// /dev/vda2 or /dev/mapper/vg0-root through sysfs; "" when it is none.
+func blockBySource(sys, source string) string {
+	if name, ok := strings.CutPrefix(source, "/dev/mapper/"); ok {
+		dms, _ := filepath.Glob(filepath.Join(sys, "class", "block", "dm-*"))
+		for _, dm := range dms {
+			if b, err := os.ReadFile(filepath.Join(dm, "dm", "name")); err == nil && strings.TrimSpace(string(b)) == name {
+				return filepath.Base(dm)
+			}
+		}
+		return ""
+	}
+	if !strings.HasPrefix(source, "/dev/") {
+		return ""
+	}
+	name := filepath.Base(source)
+	if _, err := os.Stat(filepath.Join(sys, "class", "block", name)); err != nil {
+		return ""
+	}
+	return name
+}
+
 // disksUnder returns the whole disks a block device lives on: the parent
 // of a partition, the disks under every slave of a dm/md device.
 func disksUnder(sys, name string, seen map[string]bool) []string {
@@ -228,12 +250,17 @@ func inspectDisk(proc, sys string) (Disk, error) {
 		}
 	}
 	if strings.HasPrefix(root.Dev, "0:") {
-		// Not a block device (btrfs subvolume ids, overlay, tmpfs, nfs):
-		// name what it is and stop; init still unmounts it.
-		return d, nil
-	}
-	d.RootDev, err = blockName(sys, root.Dev)
-	if err != nil {
+		// btrfs reports an anonymous device number per subvolume: find the
+		// device by its source. Overlay, tmpfs, nfs have none at all;
+		// init still unmounts them.
+		d.RootDev = blockBySource(sys, root.Source)
+		if d.RootDev == "" {
+			return d, nil
+		}
+		if b, err := os.ReadFile(filepath.Join(sys, "class", "block", d.RootDev, "dev")); err == nil {
+			d.RootMajMin = strings.TrimSpace(string(b))
+		}
+	} else if d.RootDev, err = blockName(sys, root.Dev); err != nil {
 		return d, err
 	}
 	d.Disks = disksUnder(sys, d.RootDev, map[string]bool{})

@@ -250,3 +250,55 @@ func TestSystemdVersionFromMaps(t *testing.T) {
 		t.Errorf("tagged library: %d", v)
 	}
 }
+
+func TestRootOnLVM(t *testing.T) {
+	h := newFakeHost(t)
+	h.write("proc/self/mountinfo", `24 1 0:5 / /dev rw - devtmpfs udev rw
+27 1 253:0 / / rw,relatime shared:1 - ext4 /dev/mapper/vg0-home rw
+28 27 254:1 / /boot rw,relatime shared:2 - ext4 /dev/vda1 rw
+`)
+	h.write("proc/swaps", "Filename Type Size Used Priority\n/swap.img file 524284 0 -2\n")
+	p, err := Preflight(h.Env(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := p.Disk
+	if d.RootDev != "dm-0" || !reflect.DeepEqual(d.Disks, []string{"vda"}) || d.RootMajMin != "253:0" {
+		t.Errorf("root on LVM: %+v", d)
+	}
+	if len(d.Mounts) != 1 || d.Mounts[0].Point != "/boot" {
+		t.Errorf("other mounts %+v", d.Mounts)
+	}
+	if len(d.Swaps) != 1 || d.Swaps[0].Type != "file" {
+		t.Errorf("swaps %+v", d.Swaps)
+	}
+	if st := p.State(time.Now()); st.OldRootDevice != "253:0" {
+		t.Errorf("old root device %q", st.OldRootDevice)
+	}
+}
+
+func TestRootOnBtrfs(t *testing.T) {
+	h := newFakeHost(t)
+	h.write("proc/self/mountinfo", "27 1 0:33 /@ / rw - btrfs /dev/vda2 rw,subvol=/@\n28 27 0:33 /@home /home rw - btrfs /dev/vda2 rw\n")
+	h.write("sys/devices/pci0000:00/0000:00:04.0/virtio1/block/vda/vda2/dev", "254:2\n")
+	p, err := Preflight(h.Env(), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := p.Disk; d.RootSource != "/dev/vda2" || d.RootDev != "vda2" || d.RootMajMin != "254:2" || !reflect.DeepEqual(d.Disks, []string{"vda"}) {
+		t.Errorf("btrfs root: %+v", d)
+	}
+	if st := p.State(time.Now()); st.OldRootDevice != "254:2" {
+		t.Errorf("old root device %q", st.OldRootDevice)
+	}
+	h.write("proc/self/mountinfo", "27 1 0:33 / / rw - overlay overlay rw,lowerdir=/a\n")
+	p, _ = Preflight(h.Env(), Options{})
+	if st := p.State(time.Now()); p.Disk.RootDev != "" || st.OldRootDevice != "" {
+		t.Errorf("overlay root: %+v, device %q", p.Disk, st.OldRootDevice)
+	}
+	var out bytes.Buffer
+	p.Render(&out)
+	if !strings.Contains(out.String(), "root:        overlay (overlay), not a block device") {
+		t.Errorf("plan:\n%s", out.String())
+	}
+}
