@@ -271,10 +271,6 @@ var toolCases = map[string]func(w *work){
 		}
 	},
 	"find": func(w *work) { w.want("find", w.ok("find", ".", "-name", "f"), "f\n") },
-	"flash": func(w *work) {
-		r := w.run("", "flash", "-h")
-		w.has("flash -h", r.out+r.err, "usage:")
-	},
 	"free": func(w *work) { w.has("free", w.ok("free"), "Mem") },
 	"gpt": func(w *work) {
 		img := partitionedImage(w)

@@ -16,7 +16,7 @@ import (
 var names = []string{
 	"base64", "basename", "blkid", "cat", "chmod", "chroot", "cmp", "cp", "cpio",
 	"date", "dd", "df", "dhclient", "dirname", "dmesg", "du", "echo", "ed",
-	"false", "find", "flash", "free", "gpt", "grep", "gzip", "head", "hexdump",
+	"false", "find", "free", "gpt", "grep", "gzip", "head", "hexdump",
 	"hostname", "id", "insmod", "ip", "kill", "ln", "losetup", "ls", "lsblk",
 	"lsmod", "md5sum", "mkdir", "mknod", "mktemp", "modprobe", "more", "mount",
 	"mv", "netcat", "netstat", "paroodise", "partprobe", "pidof", "ping",
