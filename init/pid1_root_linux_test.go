@@ -12,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/paroodise/paroodise/cli"
 	"github.com/paroodise/paroodise/handoff"
 )
 
@@ -58,6 +59,17 @@ func TestPID1Core(t *testing.T) {
 	for _, m := range []string{"/proc", "/sys", "/run", "/dev/pts"} {
 		if !logHas(p, "on "+m) {
 			t.Errorf("PID 1 did not mount %s", m)
+		}
+	}
+
+	var out strings.Builder
+	if err := RunStatus(cli.IO{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &out},
+		[]string{"--socket", p.path(ControlSocket)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"paroodise init: PID 1, started by reexec from systemd 252", "dead-man: off", "old root: none"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("status lacks %q:\n%s", want, out.String())
 		}
 	}
 
