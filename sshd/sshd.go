@@ -34,7 +34,8 @@ type Config struct {
 	// BindRetry while the others serve. Default [":22"] unless Listeners
 	// is set.
 	Listen []string
-	// Listeners are already-open listeners to serve as well.
+	// Listeners are already-open listeners to serve as well; Serve
+	// closes them when it returns.
 	Listeners []net.Listener
 
 	// HostKeyFiles are private host key files. Default: whichever of
