@@ -17,8 +17,7 @@ import (
 // new PID 1 answers on its control socket with its SSH server up, or with
 // an error that says what failed and what state the machine is in.
 func Execute(stdio cli.IO, p *Plan, wait time.Duration) error {
-	start := time.Now()
-	st := p.State(start)
+	st := p.State(time.Now())
 	spec := *p.Root
 	spec.Files = append(append([]rootfs.File(nil), p.Root.Files...),
 		rootfs.File{Path: handoff.StateFile, Save: st.Save, Mode: 0o600})
@@ -60,7 +59,7 @@ func Execute(stdio cli.IO, p *Plan, wait time.Duration) error {
 	}
 
 	// Phase 1: PID 1 runs our binary.
-	deadline := start.Add(wait)
+	deadline := time.Now().Add(wait)
 	for !pid1IsUs() {
 		if time.Now().After(deadline) {
 			if pid1IsUs() {
@@ -70,7 +69,7 @@ func Execute(stdio cli.IO, p *Plan, wait time.Duration) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	out("PID 1 is paroodise (%.1fs)", time.Since(start).Seconds())
+	out("PID 1 is paroodise (%.1fs after takeover started)", time.Since(p.Began).Seconds())
 
 	// Phase 2: its control socket answers and its SSH server is up.
 	cl := pid1.Client{Path: pid1.ControlSocket, Timeout: 2 * time.Second}
@@ -78,7 +77,7 @@ func Execute(stdio cli.IO, p *Plan, wait time.Duration) error {
 	for {
 		s, err := cl.Status()
 		if err == nil && s.SSH.Running {
-			out("the new SSH server is up on %v (%.1fs)", s.SSH.Listen, time.Since(start).Seconds())
+			out("the new SSH server is up on %v (%.1fs after takeover started)", s.SSH.Listen, time.Since(p.Began).Seconds())
 			break
 		}
 		if err == nil {

@@ -89,6 +89,7 @@ type Plan struct {
 	Refusals  []error
 	Options   Options
 	ExecPaths []string
+	Began     time.Time // when the preflight started
 }
 
 // Refusal is why a takeover must not start; its message is one line.
@@ -129,7 +130,7 @@ func under(p, dir string) bool { return p == dir || strings.HasPrefix(p, dir+"/"
 
 // Preflight inspects the machine and decides. It changes nothing.
 func Preflight(env Env, opts Options) (*Plan, error) {
-	p := &Plan{Options: opts, Binary: env.Self}
+	p := &Plan{Options: opts, Binary: env.Self, Began: time.Now()}
 	var err error
 	p.Init, err = detectInit(env.Proc, env.Root, env.InitVersion)
 	if err != nil {
