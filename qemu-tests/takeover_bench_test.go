@@ -33,13 +33,13 @@ func BenchmarkTakeover(b *testing.B) {
 				boot := g.Uptime()
 				g.MustPut(b, exe, bin, 0o755)
 				b.StartTimer()
-				took, inGuest := timeTakeover(b, g, tc.method)
+				took, inGuest, tmpfs := timeTakeover(b, g, tc.method)
 				b.StopTimer()
 				b.ReportMetric(took.Seconds(), "s-to-login")
 				b.ReportMetric(inGuest.Seconds(), "s-in-guest")
 				b.ReportMetric(boot.Seconds(), "s-boot-to-ssh")
 				b.ReportMetric(took.Seconds()/boot.Seconds(), "ratio-vs-boot")
-				b.ReportMetric(float64(kib(b, g, "set -- $(df -k / | tail -n 1); echo $4")), "KiB-tmpfs")
+				b.ReportMetric(tmpfs, "MiB-tmpfs")
 				b.ReportMetric(float64(kib(b, g, "set -- $(grep VmRSS /proc/1/status); echo $2")), "KiB-pid1-rss")
 				g.Close()
 			}
@@ -48,10 +48,11 @@ func BenchmarkTakeover(b *testing.B) {
 }
 
 // timeTakeover runs a takeover and tries to log in to the new server
-// as fast as the client can, returning the time to the first login and
-// the time the takeover itself reported from its start to the new SSH
-// server answering (0 for soft-reboot, which cannot wait for it).
-func timeTakeover(b *testing.B, g *vm.Guest, method string) (time.Duration, time.Duration) {
+// as fast as the client can. It returns the time to the first login, the
+// time the takeover itself reported from its start to the new SSH server
+// answering (0 for soft-reboot, which cannot wait for it) and the MiB the
+// new root uses in its tmpfs.
+func timeTakeover(b *testing.B, g *vm.Guest, method string) (time.Duration, time.Duration, float64) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	start := time.Now()
@@ -73,7 +74,12 @@ func timeTakeover(b *testing.B, g *vm.Guest, method string) (time.Duration, time
 	}
 	took := time.Since(start)
 	var inGuest time.Duration
+	var tmpfs float64
 	for _, l := range strings.Split(r.Stdout, "\n") {
+		// "the new root uses 13.2 MiB of its 46 MiB tmpfs"
+		if rest, ok := strings.CutPrefix(l, "the new root uses "); ok {
+			tmpfs, _ = strconv.ParseFloat(strings.Fields(rest)[0], 64)
+		}
 		// "the new SSH server is up on [:22] (2.9s after takeover started)"
 		if strings.HasPrefix(l, "the new SSH server is up") {
 			s := l[strings.LastIndexByte(l, '(')+1 : strings.LastIndex(l, "s after")]
@@ -82,7 +88,10 @@ func timeTakeover(b *testing.B, g *vm.Guest, method string) (time.Duration, time
 			}
 		}
 	}
-	return took, inGuest
+	if tmpfs == 0 {
+		b.Fatalf("the takeover did not report the tmpfs footprint:\n%s", r.Stdout)
+	}
+	return took, inGuest, tmpfs
 }
 
 func kib(b *testing.B, g *vm.Guest, cmd string) int {

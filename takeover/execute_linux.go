@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/paroodise/paroodise/cli"
 	"github.com/paroodise/paroodise/handoff"
 	pid1 "github.com/paroodise/paroodise/init"
@@ -30,6 +32,7 @@ func Execute(stdio cli.IO, p *Plan, wait time.Duration) error {
 		if err := r.Run(rootfs.SoftRebootSteps("/proc", &spec, size)...); err != nil {
 			return err
 		}
+		out("%s", footprint(rootfs.NextRoot, size))
 		out("systemd now stops every service and closes this session too.")
 		out("In a minute or so, log in to the new server with: %s", p.SSHCommand())
 		out("  - systemctl soft-reboot")
@@ -49,6 +52,7 @@ func Execute(stdio cli.IO, p *Plan, wait time.Duration) error {
 	if err := r.Run(rootfs.PivotSteps("/proc", rootfs.PivotDir, &spec, size)...); err != nil {
 		return err
 	}
+	out("%s", footprint("/", size))
 	trigger, what := rootfs.Reexec, "SIGTERM to PID 1: systemd re-executes, now into paroodise"
 	if p.Method == MethodTelinit {
 		trigger, what = rootfs.Telinit, "telinit u through /run/initctl: sysvinit re-executes /sbin/init, now paroodise"
@@ -100,6 +104,17 @@ func Execute(stdio cli.IO, p *Plan, wait time.Duration) error {
 	}
 	out("This session stays open until then, but the old system's commands are gone from it (the old root is at /oldroot).")
 	return nil
+}
+
+// footprint says how much of the tmpfs the new root uses: RAM it holds
+// for as long as paroodise runs.
+func footprint(dir string, size uint64) string {
+	var st unix.Statfs_t
+	if err := unix.Statfs(dir, &st); err != nil {
+		return fmt.Sprintf("the new root's use of its tmpfs is unknown: statfs(%s): %v", dir, err)
+	}
+	used := (st.Blocks - st.Bfree) * uint64(st.Bsize)
+	return fmt.Sprintf("the new root uses %.1f MiB of its %d MiB tmpfs", float64(used)/MiB, size/MiB)
 }
 
 // pid1IsUs reports whether PID 1 now runs the binary of the new root.
