@@ -144,10 +144,16 @@ func TestApplyStatic24(t *testing.T) {
 	tn := newTestNet(t)
 	tn.veth("eth0", "52:54:00:00:00:01", "p0")
 	tn.pip("addr add 192.0.2.1/24 dev p0")
-	tn.ip("addr add 192.0.2.5/24 dev eth0\nroute add default via 192.0.2.1 dev eth0 proto static metric 100")
+	tn.ip(`addr add 192.0.2.5/24 dev eth0
+		route add default via 192.0.2.1 dev eth0 proto static metric 100
+		route add blackhole 10.0.0.0/8
+		-6 route add unreachable 2001:db8:dead::/48`)
 	_, after := roundTrip(t, tn)
-	if len(after.Routes) != 1 || after.Routes[0].String() != "default via 192.0.2.1 dev eth0 proto static metric 100" {
-		t.Errorf("routes: %v", after.Routes)
+	got := routeStrings(after)
+	want := []string{"default via 192.0.2.1 dev eth0 proto static metric 100", "blackhole 10.0.0.0/8 proto boot",
+		"unreachable 2001:db8:dead::/48 dev lo proto boot metric 1024"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("routes %q, want %q", got, want)
 	}
 	checkGateways(t, 1)
 }
