@@ -188,6 +188,20 @@ func (i *Init) release() {
 	i.setRoot(st)
 	// Old network daemons are gone now; whatever they removed is put back.
 	i.network()
+	// Processes killed a moment ago, by us or by the old init, hold the
+	// disk until they are gone: look again a few times.
+	for try := 0; st.State == RootBusy && try < 5; try++ {
+		select {
+		case <-time.After(2 * time.Second):
+		case <-i.login:
+			try = 5
+			continue
+		case <-i.ctx.Done():
+			return
+		}
+		st = i.Release.Release(true)
+		i.setRoot(st)
+	}
 	if len(st.Spared) == 0 && st.State == RootReleased {
 		return
 	}

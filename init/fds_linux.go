@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -94,8 +95,32 @@ func openKmsg() *kmsg {
 	return &kmsg{f}
 }
 
+// kmsgLevel is the level of our kernel-log lines: KERN_INFO.
+const kmsgLevel = 6
+
 func (k *kmsg) Write(p []byte) (int, error) {
-	// <6> is KERN_INFO; the kernel splits nothing, so one write per line.
-	_, err := k.f.Write(append([]byte("<6>"), p...))
+	// One write is one record.
+	_, err := k.f.Write(append([]byte("<"+strconv.Itoa(kmsgLevel)+">"), p...))
 	return len(p), err
+}
+
+// consoleLoglevel is the kernel's console_loglevel: records with a lower
+// level are printed on the console.
+func consoleLoglevel() int {
+	b, err := os.ReadFile("/proc/sys/kernel/printk")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b))
+	if len(f) == 0 {
+		return 0
+	}
+	n, _ := strconv.Atoi(f[0])
+	return n
+}
+
+// stderrIsConsole reports whether fd 2 is /dev/console.
+func stderrIsConsole() bool {
+	var st unix.Stat_t
+	return unix.Fstat(2, &st) == nil && st.Mode&unix.S_IFMT == unix.S_IFCHR && st.Rdev == unix.Mkdev(5, 1)
 }

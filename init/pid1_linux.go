@@ -102,9 +102,15 @@ func boot(argv []string) {
 	}
 	consoleStdio()
 
-	log := NewLog(4096, NewAsync(os.Stderr, 256))
-	if k := openKmsg(); k != nil {
+	log := NewLog(4096)
+	k := openKmsg()
+	if k != nil {
 		log.AddSink(NewAsync(k, 256))
+	}
+	// When the kernel already prints our kernel-log lines on the console,
+	// writing them there too would show each line twice.
+	if k == nil || !stderrIsConsole() || consoleLoglevel() <= kmsgLevel {
+		log.AddSink(NewAsync(os.Stderr, 256))
 	}
 	i := New(log, argv)
 	i.status.FDsClosed = closed
@@ -314,7 +320,7 @@ func waitText(ws unix.WaitStatus) string {
 	case ws.Exited():
 		return fmt.Sprintf("exit status %d", ws.ExitStatus())
 	case ws.Signaled():
-		return "killed by " + ws.Signal().String()
+		return "killed by " + unix.SignalName(ws.Signal())
 	}
 	return fmt.Sprintf("wait status %#x", uint32(ws))
 }

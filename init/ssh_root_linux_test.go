@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"os/exec"
@@ -115,8 +116,9 @@ func run(t *testing.T, c *gossh.Client, cmd string) string {
 }
 
 // startProbe runs /bin/sigprobe in a session and returns its pid in our
-// namespace.
-func startProbe(t *testing.T, c *gossh.Client) int {
+// namespace: the one in p's PID namespace and alive, since an earlier
+// test's probe may linger as a zombie.
+func (p *pid1) startProbe(t *testing.T, c *gossh.Client) int {
 	t.Helper()
 	s, err := c.NewSession()
 	if err != nil {
@@ -127,8 +129,10 @@ func startProbe(t *testing.T, c *gossh.Client) int {
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		ns, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", p.pid))
 		for _, pr := range listProcs("/proc") {
-			if pr.Comm == "sigprobe" {
+			prNS, _ := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pr.Pid))
+			if pr.Comm == "sigprobe" && pr.State != 'Z' && prNS == ns {
 				t.Cleanup(func() { syscall.Kill(pr.Pid, syscall.SIGKILL) })
 				return pr.Pid
 			}
@@ -151,7 +155,7 @@ func TestPID1SSHLogin(t *testing.T) {
 	c := p.dial(cfg)
 	// The probe is not a Go program, whose runtime would change its own
 	// mask: its SigBlk is exactly what it inherited through the shell.
-	if mask := strings.Join(sigBlk(t, startProbe(t, c)), " "); mask != "0000000000000000" {
+	if mask := strings.Join(sigBlk(t, p.startProbe(t, c)), " "); mask != "0000000000000000" {
 		t.Errorf("a session's child has signal mask %q, want empty", mask)
 	}
 	var s Status
@@ -209,7 +213,7 @@ func TestPID1SessionsSurviveRelease(t *testing.T) {
 	}
 	c := p.dial(cfg)
 	p.waitLog("first login: releasing", 10*time.Second)
-	probe := startProbe(t, c)
+	probe := p.startProbe(t, c)
 	p.waitLog("stopping 1 processes", 10*time.Second)
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
 		if _, err := os.Stat("/proc/" + strconv.Itoa(old)); err != nil {
