@@ -102,17 +102,6 @@ func runApply(stdio cli.IO, args []string) error {
 		return cli.Usagef("netcfg apply: want exactly one FILE")
 	}
 	var overrides []Static
-	if *kernel {
-		b, err := os.ReadFile("/proc/cmdline")
-		if err != nil {
-			return err
-		}
-		ks, err := ParseKernelIP(string(b))
-		if err != nil {
-			return err
-		}
-		overrides = append(overrides, ks...)
-	}
 	for _, n := range nets {
 		o, err := ParseStatic(n)
 		if err != nil {
@@ -123,6 +112,15 @@ func runApply(stdio cli.IO, args []string) error {
 	s, err := Load(fs.Arg(0))
 	if err != nil {
 		return err
+	}
+	if *kernel {
+		b, err := os.ReadFile("/proc/cmdline")
+		if err != nil {
+			return err
+		}
+		if err := s.OverrideKernel(string(b)); err != nil {
+			return err
+		}
 	}
 	for _, o := range overrides {
 		if err := s.Override(o); err != nil {

@@ -427,3 +427,18 @@ func (s *State) findOverrideLink(dev string) (*Link, error) {
 	}
 	return nil, fmt.Errorf("no link %q in the captured state", dev)
 }
+
+// OverrideKernel applies the ip= parameters of a kernel command line (the
+// contents of /proc/cmdline) with Override; without any it changes nothing.
+func (s *State) OverrideKernel(cmdline string) error {
+	overrides, err := ParseKernelIP(cmdline)
+	if err != nil {
+		return err
+	}
+	for _, o := range overrides {
+		if err := s.Override(o); err != nil {
+			return fmt.Errorf("kernel parameter ip=: %w", err)
+		}
+	}
+	return nil
+}

@@ -161,3 +161,22 @@ func TestOverride(t *testing.T) {
 		t.Errorf("override without device: %v, eth0 dhcp %v", err, s.Link("eth0").DHCP)
 	}
 }
+
+func TestOverrideKernel(t *testing.T) {
+	s := &State{Version: Version, Links: []Link{{Name: "eth0", Kind: "device", MAC: "52:54:00:00:00:01"}}}
+	if err := s.OverrideKernel("BOOT_IMAGE=/vmlinuz root=/dev/vda1 ro"); err != nil || len(s.Routes) != 0 || s.Link("eth0").Up {
+		t.Fatalf("no ip=: %v %+v", err, s)
+	}
+	if err := s.OverrideKernel("ip=203.0.113.5::172.31.1.1:32::eth0:none:185.12.64.1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := routeStrings(s); len(got) != 1 || got[0] != "default via 172.31.1.1 dev eth0 proto static onlink" || s.DNS.Servers[0] != addr("185.12.64.1") {
+		t.Errorf("routes %q dns %v", got, s.DNS)
+	}
+	if err := s.OverrideKernel("ip=eth9:dhcp"); err == nil || !strings.Contains(err.Error(), `no link "eth9"`) {
+		t.Errorf("unknown device: %v", err)
+	}
+	if err := s.OverrideKernel("ip=bogus:magic"); err == nil {
+		t.Error("bad ip= accepted")
+	}
+}
