@@ -5,6 +5,7 @@ import (
 
 	"github.com/paroodise/paroodise/cli"
 	pid1 "github.com/paroodise/paroodise/init"
+	"github.com/paroodise/paroodise/netcfg"
 	"github.com/paroodise/paroodise/shell"
 	"github.com/paroodise/paroodise/sshd"
 	"github.com/paroodise/paroodise/takeover"
@@ -19,6 +20,7 @@ func init() {
 		{Name: "help", Summary: "list the commands", Run: runHelp},
 		{Name: "version", Summary: "print the version", Run: runVersion},
 		{Name: "sh", Summary: "the rescue shell (POSIX sh with line editing and history)", Aliases: []string{"sh"}, Run: shell.Run},
+		{Name: "netcfg", Summary: "show, capture or apply the network configuration", Run: netcfg.Main},
 		{Name: "takeover", Summary: "hand this running server over to paroodise, in RAM", Run: takeover.Run},
 		{Name: "sshd", Summary: "serve SSH with the host's keys (standalone)", Run: sshd.Run},
 		{Name: "init", Summary: "run as PID 1 after a takeover (also as systemd, init)", Aliases: []string{"systemd", "init"}, Run: pid1.RunInit},
