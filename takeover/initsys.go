@@ -3,6 +3,7 @@ package takeover
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -120,16 +121,8 @@ func readBinary(path string) []byte {
 		return nil
 	}
 	defer f.Close()
-	b := make([]byte, 64<<20)
-	n, _ := f.Read(b)
-	for n < len(b) {
-		m, err := f.Read(b[n:])
-		n += m
-		if err != nil || m == 0 {
-			break
-		}
-	}
-	return b[:n]
+	b, _ := io.ReadAll(io.LimitReader(f, 64<<20))
+	return b
 }
 
 // sharedLibVersion reads systemd's major version from PID 1's memory
