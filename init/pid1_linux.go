@@ -23,7 +23,6 @@ import (
 type Init struct {
 	Log   *Log
 	State *handoff.State
-	Argv  []string
 	// Control is the control socket path (ControlSocket).
 	Control string
 
@@ -129,7 +128,6 @@ func New(log *Log, argv []string) *Init {
 	i := &Init{
 		Log:       log,
 		State:     st,
-		Argv:      argv,
 		Control:   ControlSocket,
 		Reboot:    reboot,
 		Sync:      unix.Sync,
