@@ -159,6 +159,8 @@ func TestPID1ShutdownSignals(t *testing.T) {
 		{unix.SIGINT, OpReboot, unix.SIGHUP},
 		{unix.SIGUSR2, OpPoweroff, unix.SIGINT},
 		{unix.SIGUSR1, OpHalt, unix.SIGINT},
+		{sigRTMIN + 5, OpReboot, unix.SIGHUP},
+		{sigRTMIN + 4, OpPoweroff, unix.SIGINT},
 	} {
 		t.Run(tc.sig.String(), func(t *testing.T) {
 			p := startPID1(t, testState())

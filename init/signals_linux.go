@@ -37,17 +37,23 @@ func catchSignals() chan os.Signal {
 	return ch
 }
 
+// sigRTMIN is SIGRTMIN as the C library (and so systemd and kill(1))
+// numbers it: the kernel's 32 and 33 are reserved for threading.
+const sigRTMIN = unix.Signal(34)
+
 // signalAction maps a signal to what PID 1 does about it: a shutdown op,
 // "" to log and carry on, or "-" to drop silently.
 func signalAction(sig os.Signal) string {
 	switch sig {
-	case unix.SIGTERM, // what `kill 1` and systemd's own conventions send
+	case unix.SIGTERM, // `kill 1`; reboot, as under gokrazy
 		unix.SIGINT: // Ctrl-Alt-Del once the kernel is told to signal us
 		return OpReboot
-	case unix.SIGUSR2:
+	case unix.SIGUSR2, sigRTMIN + 4: // gokrazy's and systemd's poweroff
 		return OpPoweroff
-	case unix.SIGUSR1:
+	case unix.SIGUSR1, sigRTMIN + 3: // and halt
 		return OpHalt
+	case sigRTMIN + 5: // systemd's reboot (`kill -RTMIN+5 1`)
+		return OpReboot
 	case unix.SIGCHLD, unix.SIGURG, unix.SIGWINCH, unix.SIGPIPE:
 		// Reaping, goroutine preemption, the keyboard, dead consoles.
 		return "-"
