@@ -3,6 +3,7 @@ package pid1
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -36,12 +37,13 @@ func networkUp(ctx context.Context, st *handoff.State, logf func(string, ...any)
 	} else if err := netlink.LinkSetUp(lo); err != nil {
 		logf("loopback up: %v", err)
 	}
-	if st.Network == "" {
-		return NetStatus{State: "skipped", Detail: "no captured network: left as it is"}
-	}
-	ns, err := netcfg.Load(st.Network)
+	cmdline, _ := os.ReadFile("/proc/cmdline")
+	ns, err := loadNetwork(st.Network, string(cmdline))
 	if err != nil {
 		return NetStatus{State: "failed", Detail: err.Error()}
+	}
+	if ns == nil {
+		return NetStatus{State: "skipped", Detail: "no captured network and no ip= parameter: left as it is"}
 	}
 	rep := netcfg.Apply(ns, netcfg.ApplyOptions{ResolvConf: "/etc/resolv.conf", DHCPFallback: true, Logf: logf})
 	out := NetStatus{State: "applied", Detail: fmt.Sprintf("%d items, %d changed", len(rep.Items), rep.Changed())}
@@ -56,4 +58,31 @@ func networkUp(ctx context.Context, st *handoff.State, logf func(string, ...any)
 	out.Reachable, out.Reach = &ok, r.String()
 	logf("network %s (%s); %s", out.State, out.Detail, out.Reach)
 	return out
+}
+
+// loadNetwork returns the network to apply: the captured document, or the
+// live state when there is none, with the kernel's ip= parameter taking
+// precedence over either. Nil means there is nothing to apply.
+func loadNetwork(path, cmdline string) (*netcfg.State, error) {
+	kernelIP := false
+	for _, f := range strings.Fields(cmdline) {
+		kernelIP = kernelIP || strings.HasPrefix(f, "ip=")
+	}
+	if path == "" && !kernelIP {
+		return nil, nil
+	}
+	var ns *netcfg.State
+	var err error
+	if path != "" {
+		ns, err = netcfg.Load(path)
+	} else {
+		ns, err = netcfg.Capture()
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := ns.OverrideKernel(cmdline); err != nil {
+		return nil, err
+	}
+	return ns, nil
 }
