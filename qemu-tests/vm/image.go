@@ -1,6 +1,16 @@
 // Package vm builds Debian guest disk images and boots them under qemu, so
 // that tests and the demo can drive a real server with the real OpenSSH
 // client, checking its host keys strictly.
+//
+// A test boots a guest, copies the binary in and drives it over ssh:
+//
+//	g := vm.Boot(t, vm.Bookworm, vm.Options{Forward: []int{2222}})
+//	g.MustPut(t, testutil.Binary(t), "/root/paroodise", 0o755)
+//	out := g.MustRun(t, "/root/paroodise version")
+//	g.Via(2222).MustRun(t, "true") // a second SSH server on guest port 2222
+//
+// The guest is killed when the test ends, and its serial console is logged
+// if the test failed.
 package vm
 
 import (
