@@ -21,6 +21,7 @@ type AuthorizedKey struct {
 	Key     gossh.PublicKey
 	Comment string
 	Source  string // "file:line", for logs
+	Line    string // the line as written, options included
 
 	Command string   // command="…": forced command, or "" for none
 	From    []string // from="…": address patterns, nil for any
@@ -76,7 +77,7 @@ func ParseAuthorizedKeys(name string, data []byte) (keys []AuthorizedKey, proble
 			problems = append(problems, fmt.Sprintf("%s: not a public key line: %v", where, err))
 			continue
 		}
-		k := AuthorizedKey{Key: pub, Comment: comment, Source: where}
+		k := AuthorizedKey{Key: pub, Comment: comment, Source: where, Line: string(line)}
 		if err := k.applyOptions(opts); err != nil {
 			problems = append(problems, fmt.Sprintf("%s: key %s refused: %v", where, gossh.FingerprintSHA256(pub), err))
 			continue

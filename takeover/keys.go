@@ -1,8 +1,6 @@
 package takeover
 
 import (
-	"bufio"
-	"bytes"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +8,8 @@ import (
 	"strings"
 
 	"golang.org/x/crypto/ssh"
+
+	"github.com/paroodise/paroodise/sshd"
 )
 
 // HostKey is one of the server's SSH host keys, carried so that the new
@@ -20,22 +20,17 @@ type HostKey struct {
 	Fingerprint string // SHA256:...
 }
 
-// AuthKey is one authorized key that will open the new server.
+// AuthKey is one authorized key carried to the new server, which
+// enforces the same options (sshd.ParseAuthorizedKeys) as it did here.
 type AuthKey struct {
-	Source      string // the file it came from
-	Key         ssh.PublicKey
-	Comment     string
+	sshd.AuthorizedKey
+	File        string // the file it came from
 	Fingerprint string
 }
 
-// Line is the key as an authorized_keys line, without options.
-func (k AuthKey) Line() string {
-	l := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(k.Key)))
-	if k.Comment != "" {
-		l += " " + k.Comment
-	}
-	return l
-}
+// OpensShell says whether the key gives its holder a shell, not only a
+// forced command such as a cloud image's "please log in as admin".
+func (k AuthKey) OpensShell() bool { return k.Command == "" }
 
 // findHostKeys loads /etc/ssh/ssh_host_*_key under root. Keys that do not
 // parse (encrypted, damaged) are reported in skipped, not fatal: the
@@ -59,91 +54,15 @@ func findHostKeys(root string) (keys []HostKey, skipped []string) {
 	return keys, skipped
 }
 
-// harmlessOptions restrict only forwarding: dropping them on a rescue
-// server grants nothing an admin with a shell lacks. Any other option
-// (command=, from=, restrict, principals=, cert-authority, ...) changes
-// who may log in or what they may do, and the new server does not
-// enforce options, so such keys are left behind rather than widened.
-var harmlessOptions = map[string]bool{
-	"no-port-forwarding": true, "no-agent-forwarding": true, "no-x11-forwarding": true,
-	"no-user-rc": true, "port-forwarding": true, "agent-forwarding": true, "x11-forwarding": true,
-	"user-rc": true, "pty": true,
-}
-
-// parseAuthorizedKeys reads an authorized_keys document. It returns the
-// keys it can carry and one line per key it leaves behind, and why.
-func parseAuthorizedKeys(source string, data []byte) (keys []AuthKey, skipped []string) {
-	sc := bufio.NewScanner(bytes.NewReader(data))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		line := bytes.TrimSpace(sc.Bytes())
-		if len(line) == 0 || line[0] == '#' {
-			continue
-		}
-		key, comment, opts, _, err := ssh.ParseAuthorizedKey(line)
-		if err != nil {
-			skipped = append(skipped, fmt.Sprintf("%s:%d: not a key: %v", source, n, err))
-			continue
-		}
-		var bad []string
-		for _, o := range opts {
-			name, _, _ := strings.Cut(o, "=")
-			if !harmlessOptions[strings.ToLower(name)] {
-				bad = append(bad, name)
-			}
-		}
-		fp := ssh.FingerprintSHA256(key)
-		if len(bad) > 0 {
-			skipped = append(skipped, fmt.Sprintf("%s:%d: %s %s: option %s would not be enforced", source, n, key.Type(), fp, strings.Join(bad, ",")))
-			continue
-		}
-		keys = append(keys, AuthKey{Source: source, Key: key, Comment: comment, Fingerprint: fp})
-	}
-	return keys, skipped
-}
-
-// passwdHome finds a user's home directory in an /etc/passwd document.
-func passwdHome(passwd []byte, user string) (string, bool) {
+// passwdEntry finds a user's uid and home directory in /etc/passwd.
+func passwdEntry(passwd []byte, user string) (uid, home string, ok bool) {
 	for _, l := range strings.Split(string(passwd), "\n") {
 		f := strings.Split(l, ":")
 		if len(f) >= 7 && f[0] == user {
-			return f[5], true
+			return f[2], f[5], true
 		}
 	}
-	return "", false
-}
-
-// authorizedKeysFiles reads sshd_config's AuthorizedKeysFile (the global
-// one, before any Match block) or returns OpenSSH's default.
-func authorizedKeysFiles(sshdConfig []byte) []string {
-	for _, l := range strings.Split(string(sshdConfig), "\n") {
-		f := strings.Fields(l)
-		if len(f) == 0 || strings.HasPrefix(f[0], "#") {
-			continue
-		}
-		switch strings.ToLower(f[0]) {
-		case "match":
-			return defaultAuthorizedKeysFiles
-		case "authorizedkeysfile":
-			if len(f) > 1 && f[1] != "none" {
-				return f[1:]
-			}
-		}
-	}
-	return defaultAuthorizedKeysFiles
-}
-
-var defaultAuthorizedKeysFiles = []string{".ssh/authorized_keys", ".ssh/authorized_keys2"}
-
-// expandKeysPath applies sshd_config's %h, %u, %% tokens; a relative path
-// is relative to the home directory.
-func expandKeysPath(pattern, user, home string) string {
-	r := strings.NewReplacer("%%", "%", "%h", home, "%u", user)
-	p := r.Replace(pattern)
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(home, p)
-	}
-	return p
+	return "", "", false
 }
 
 // findAuthorizedKeys collects the keys that may log in to the new server
@@ -151,21 +70,19 @@ func expandKeysPath(pattern, user, home string) string {
 // or doas (the key that opened this very session is usually theirs).
 func findAuthorizedKeys(root string, users []string) (keys []AuthKey, skipped []string) {
 	passwd, _ := os.ReadFile(filepath.Join(root, "etc", "passwd"))
-	config, _ := os.ReadFile(filepath.Join(root, "etc", "ssh", "sshd_config"))
-	patterns := authorizedKeysFiles(config)
+	config := filepath.Join(root, "etc", "ssh", "sshd_config")
 	seen := map[string]bool{}
 	files := map[string]bool{}
 	for _, u := range users {
-		home, ok := passwdHome(passwd, u)
+		uid, home, ok := passwdEntry(passwd, u)
 		if !ok {
 			if u != "root" {
 				skipped = append(skipped, fmt.Sprintf("user %s: not in /etc/passwd", u))
 				continue
 			}
-			home = "/root"
+			uid, home = "0", "/root"
 		}
-		for _, pat := range patterns {
-			p := expandKeysPath(pat, u, home)
+		for _, p := range sshd.DefaultAuthorizedKeysFiles(config, u, uid, home) {
 			if files[p] {
 				continue
 			}
@@ -174,12 +91,13 @@ func findAuthorizedKeys(root string, users []string) (keys []AuthKey, skipped []
 			if err != nil {
 				continue
 			}
-			ks, sk := parseAuthorizedKeys(p, b)
+			ks, sk := sshd.ParseAuthorizedKeys(p, b)
 			skipped = append(skipped, sk...)
 			for _, k := range ks {
-				if !seen[k.Fingerprint] {
-					seen[k.Fingerprint] = true
-					keys = append(keys, k)
+				fp := ssh.FingerprintSHA256(k.Key)
+				if !seen[k.Line] {
+					seen[k.Line] = true
+					keys = append(keys, AuthKey{AuthorizedKey: k, File: p, Fingerprint: fp})
 				}
 			}
 		}

@@ -162,7 +162,7 @@ func Preflight(env Env, opts Options) (*Plan, error) {
 	}
 	p.AuthKeys, skipped = findAuthorizedKeys(env.Root, users)
 	p.Skipped = append(p.Skipped, skipped...)
-	if len(p.AuthKeys) == 0 {
+	if !slices.ContainsFunc(p.AuthKeys, AuthKey.OpensShell) {
 		p.refuse("no usable authorized SSH key for %s: nobody could log in to the new server", strings.Join(users, " or "))
 	}
 
@@ -302,7 +302,7 @@ func (p *Plan) rootSpec(env Env) *rootfs.Spec {
 	}
 	var ak strings.Builder
 	for _, k := range p.AuthKeys {
-		ak.WriteString(k.Line() + "\n")
+		ak.WriteString(k.Line + "\n")
 	}
 	s.Files = append(s.Files, rootfs.File{Path: AuthorizedKeysNew, Data: []byte(ak.String()), Mode: 0o600})
 	if p.Network != nil {
@@ -400,7 +400,11 @@ func (p *Plan) Render(w io.Writer) {
 		pf("  host key:    %s %s (%s)\n", k.Type, k.Fingerprint, k.Path)
 	}
 	for _, k := range p.AuthKeys {
-		pf("  login key:   %s %s %s (%s)\n", k.Key.Type(), k.Fingerprint, k.Comment, k.Source)
+		forced := ""
+		if !k.OpensShell() {
+			forced = " [forced command only]"
+		}
+		pf("  login key:   %s %s %s (%s)%s\n", k.Key.Type(), k.Fingerprint, k.Comment, k.File, forced)
 	}
 	for _, s := range p.Skipped {
 		pf("  left behind: %s\n", s)

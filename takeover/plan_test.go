@@ -203,11 +203,16 @@ func TestSudoUserKeysCarried(t *testing.T) {
 	if err := p.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if len(p.AuthKeys) != 1 || p.AuthKeys[0].Comment != "admin@work" || p.AuthKeys[0].Source != "/home/admin/.ssh/authorized_keys" {
+	// Both carried, options and all: the new server enforces the forced
+	// command as the old one did.
+	if len(p.AuthKeys) != 2 || p.AuthKeys[0].OpensShell() || !strings.HasPrefix(p.AuthKeys[0].Line, "no-port-forwarding,command=") ||
+		p.AuthKeys[1].Comment != "admin@work" || p.AuthKeys[1].File != "/home/admin/.ssh/authorized_keys" || !p.AuthKeys[1].OpensShell() {
 		t.Errorf("keys %+v", p.AuthKeys)
 	}
-	if len(p.Skipped) != 1 || !strings.Contains(p.Skipped[0], "option command would not be enforced") {
-		t.Errorf("skipped %q", p.Skipped)
+	var out bytes.Buffer
+	p.Render(&out)
+	if !strings.Contains(out.String(), "[forced command only]") {
+		t.Errorf("plan does not mark the forced-command key:\n%s", out.String())
 	}
 }
 
