@@ -18,13 +18,16 @@ import (
 func TestSmoke(t *testing.T) {
 	for _, tc := range []struct {
 		image, init, release, nic string
+		// end is how the guest's run ends, one way per image so every
+		// way is covered without extra boots.
+		end string
 	}{
-		{vm.Bookworm, "systemd", "bookworm", "enp0s1"},
-		{vm.BookwormSysvinit, "init", "bookworm", "eth0"},
-		{vm.Trixie, "systemd", "trixie", "enp0s1"},
+		{vm.Bookworm, "systemd", "bookworm", "enp0s1", "reboot"},
+		{vm.BookwormSysvinit, "init", "bookworm", "eth0", "poweroff"},
+		{vm.Trixie, "systemd", "trixie", "enp0s1", "no-reboot"},
 	} {
 		t.Run(tc.image, func(t *testing.T) {
-			g := vm.Boot(t, tc.image, vm.Options{Forward: []int{2222}})
+			g := vm.Boot(t, tc.image, vm.Options{Forward: []int{2222}, NoReboot: tc.end == "no-reboot"})
 
 			t.Run("uname", func(t *testing.T) {
 				out := g.MustRun(t, "uname -a")
@@ -107,8 +110,14 @@ func TestSmoke(t *testing.T) {
 					t.Errorf("ssh with a wrong known_hosts entry: exit %d, stderr %q; want 255 and a host key failure", r.Code, r.Stderr)
 				}
 			})
-			if tc.image == vm.Bookworm {
+			switch tc.end {
+			case "reboot":
 				t.Run("reboot", func(t *testing.T) { testReboot(t, g) })
+			case "poweroff":
+				t.Run("poweroff", func(t *testing.T) { testExit(t, g, "poweroff") })
+			case "no-reboot":
+				// With Options.NoReboot a reboot ends qemu instead.
+				t.Run("reboot-exits", func(t *testing.T) { testExit(t, g, "reboot") })
 			}
 		})
 	}
@@ -134,5 +143,17 @@ func testReboot(t *testing.T, g *vm.Guest) {
 	}
 	if n := strings.Count(g.Serial(), "Linux version "); n != 2 {
 		t.Errorf("serial console shows %d kernel boots, want 2", n)
+	}
+}
+
+// testExit runs command (poweroff, or reboot under NoReboot) in the guest
+// and checks that ssh stops answering and qemu exits.
+func testExit(t *testing.T, g *vm.Guest, command string) {
+	g.MustRun(t, "nohup sh -c 'sleep 1; "+command+"' >/dev/null 2>&1 &")
+	if err := g.WaitDown(2 * time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.WaitExit(3 * time.Minute); err != nil {
+		t.Fatal(err)
 	}
 }
