@@ -1,6 +1,8 @@
 package pid1
 
 import (
+	"github.com/paroodise/paroodise/mounts"
+
 	"errors"
 	"fmt"
 	"maps"
@@ -76,11 +78,11 @@ func NewReleaser(oldRoot string, logf func(string, ...any)) *Releaser {
 // spare, the admin's processes (SparePIDs) are left running.
 func (r *Releaser) Release(spare bool) RootStatus {
 	st := RootStatus{Path: r.OldRoot, State: RootReleasing}
-	mounts, err := r.mounts()
+	ms, err := r.mounts()
 	if err != nil {
 		st.Errors = append(st.Errors, err.Error())
 	}
-	r.noteRootDev(mounts)
+	r.noteRootDev(ms)
 
 	// The admin's old session is found once; PID 1's own sessions on each
 	// listing, since new ones start while old processes are stopped.
@@ -112,7 +114,7 @@ func (r *Releaser) Release(spare bool) RootStatus {
 	devs := r.diskDevs(disks, stack)
 	st.SwapOff, st.Errors = r.swapoff(disks, stack, st.Errors)
 	if r.OldRoot != "" || len(devs) > 0 {
-		var still []Mount
+		var still []mounts.Mount
 		still, st.Errors = r.unmountAll(devs, st.Errors)
 		if len(still) > 0 {
 			// A loop device backed by a file on the old root (snaps, disk
@@ -168,16 +170,16 @@ func (r *Releaser) Release(spare bool) RootStatus {
 	return st
 }
 
-func (r *Releaser) mounts() ([]Mount, error) {
+func (r *Releaser) mounts() ([]mounts.Mount, error) {
 	b, err := os.ReadFile(filepath.Join(r.ProcFS, "thread-self/mountinfo"))
 	if err != nil {
 		return nil, err
 	}
-	return parseMountinfo(string(b))
+	return mounts.Parse(string(b))
 }
 
 // noteRootDev remembers the old root's device before it is unmounted.
-func (r *Releaser) noteRootDev(mounts []Mount) {
+func (r *Releaser) noteRootDev(ms []mounts.Mount) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.rootDev != "" {
@@ -189,7 +191,7 @@ func (r *Releaser) noteRootDev(mounts []Mount) {
 			return
 		}
 	}
-	for _, m := range mounts {
+	for _, m := range ms {
 		if m.Point != r.OldRoot {
 			continue
 		}
@@ -242,10 +244,14 @@ func (r *Releaser) swapoff(disks []string, stack []blockDev, errs []string) ([]s
 	for _, d := range stack {
 		onDisk[d.Name] = true
 	}
+	swaps, err := mounts.ParseSwaps(string(b))
+	if err != nil {
+		return nil, append(errs, err.Error())
+	}
 	var done []string
-	for _, sw := range parseSwaps(string(b)) {
-		mine := sw.File && r.OldRoot != "" && under(sw.Path, r.OldRoot)
-		if !sw.File {
+	for _, sw := range swaps {
+		mine := sw.File() && r.OldRoot != "" && under(sw.Path, r.OldRoot)
+		if !sw.File() {
 			if dev, err := resolveDevice(sw.Path); err == nil {
 				if name, err := sb.byDev(dev); err == nil {
 					mine = onDisk[name]
@@ -268,15 +274,15 @@ func (r *Releaser) swapoff(disks []string, stack []blockDev, errs []string) ([]s
 // unmountAll unmounts, deepest first, every mount under the old root and
 // every mount of a device on its disks elsewhere (bind mounts of it). It
 // returns what is still mounted.
-func (r *Releaser) unmountAll(devs map[string]bool, errs []string) ([]Mount, []string) {
-	mounts, err := r.mounts()
+func (r *Releaser) unmountAll(devs map[string]bool, errs []string) ([]mounts.Mount, []string) {
+	ms, err := r.mounts()
 	if err != nil {
 		return nil, append(errs, err.Error())
 	}
-	pick := func(m Mount) bool {
+	pick := func(m mounts.Mount) bool {
 		return m.Point != "/" && (r.OldRoot != "" && under(m.Point, r.OldRoot) || devs[m.Dev])
 	}
-	return unmountMounts(unmountOrder(mounts, pick), r.Unmount2, r.Remount, r.Logf, errs)
+	return unmountMounts(unmountOrder(ms, pick), r.Unmount2, r.Remount, r.Logf, errs)
 }
 
 // diskDevs are the device numbers of the disks, their partitions and the
@@ -324,9 +330,9 @@ func (r *Releaser) detachLoops(errs []string) ([]string, []string) {
 // unmountMounts unmounts ms in order. A busy mount is retried briefly,
 // then remounted read-only so that its filesystem at least stays
 // consistent. It returns what is still mounted.
-func unmountMounts(ms []Mount, umount func(string, int) error, remount func(string) error,
-	logf func(string, ...any), errs []string) ([]Mount, []string) {
-	var still []Mount
+func unmountMounts(ms []mounts.Mount, umount func(string, int) error, remount func(string) error,
+	logf func(string, ...any), errs []string) ([]mounts.Mount, []string) {
+	var still []mounts.Mount
 	for _, m := range ms {
 		err := umount(m.Point, 0)
 		for try := 0; errors.Is(err, unix.EBUSY) && try < 5; try++ {
@@ -363,12 +369,12 @@ func unmountDisks(procFS string, umount func(string, int) error, remount func(st
 		logf("unmount before reboot: %v", err)
 		return
 	}
-	ms, err := parseMountinfo(string(b))
+	ms, err := mounts.Parse(string(b))
 	if err != nil {
 		logf("unmount before reboot: %v", err)
 		return
 	}
-	disks := unmountOrder(ms, func(m Mount) bool { return !strings.HasPrefix(m.Dev, "0:") && m.Point != "/" })
+	disks := unmountOrder(ms, func(m mounts.Mount) bool { return !strings.HasPrefix(m.Dev, "0:") && m.Point != "/" })
 	_, errs := unmountMounts(disks, umount, remount, logf, nil)
 	for _, e := range errs {
 		logf("%s", e)
@@ -377,7 +383,7 @@ func unmountDisks(procFS string, umount func(string, int) error, remount func(st
 
 // holders finds the processes that keep the given mounts busy: their
 // cwd, root, executable, an open file or a mapped file lies on one.
-func holders(procFS string, ms []Mount) []Holder {
+func holders(procFS string, ms []mounts.Mount) []Holder {
 	devs := map[uint64]string{}
 	for _, m := range ms {
 		if d, ok := parseDev(m.Dev); ok {
