@@ -1,76 +1,18 @@
 package takeover
 
 import (
-	"bufio"
+	"github.com/paroodise/paroodise/mounts"
+	"sort"
+
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
-	"sort"
-	"strconv"
 	"strings"
 )
 
-// Mount is one line of /proc/self/mountinfo.
-type Mount struct {
-	ID, Parent int
-	Dev        string // "major:minor"
-	Point      string
-	FSType     string
-	Source     string
-}
-
-// parseMountinfo reads the format of proc(5) /proc/PID/mountinfo.
-func parseMountinfo(r io.Reader) ([]Mount, error) {
-	var ms []Mount
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for n := 1; sc.Scan(); n++ {
-		f := strings.Fields(sc.Text())
-		sep := -1
-		for i := 6; i < len(f); i++ {
-			if f[i] == "-" {
-				sep = i
-				break
-			}
-		}
-		if len(f) < 10 || sep < 0 || len(f) < sep+3 {
-			return nil, fmt.Errorf("mountinfo line %d: malformed: %q", n, sc.Text())
-		}
-		id, err1 := strconv.Atoi(f[0])
-		parent, err2 := strconv.Atoi(f[1])
-		if err1 != nil || err2 != nil {
-			return nil, fmt.Errorf("mountinfo line %d: bad mount id: %q", n, sc.Text())
-		}
-		ms = append(ms, Mount{ID: id, Parent: parent, Dev: f[2], Point: unescapeOctal(f[4]),
-			FSType: f[sep+1], Source: unescapeOctal(f[sep+2])})
-	}
-	return ms, sc.Err()
-}
-
-// unescapeOctal undoes the kernel's \040-style escaping of spaces,
-// tabs, newlines and backslashes in mount paths.
-func unescapeOctal(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+4 <= len(s) {
-			if v, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(v))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
 // rootMount is the mount at "/", the last one when / was mounted over.
-func rootMount(ms []Mount) (Mount, bool) {
-	var r Mount
+func rootMount(ms []mounts.Mount) (mounts.Mount, bool) {
+	var r mounts.Mount
 	ok := false
 	for _, m := range ms {
 		if m.Point == "/" {
@@ -78,36 +20,6 @@ func rootMount(ms []Mount) (Mount, bool) {
 		}
 	}
 	return r, ok
-}
-
-// Swap is one line of /proc/swaps.
-type Swap struct {
-	Path string
-	Type string // partition or file
-	Size uint64 // bytes
-}
-
-func parseSwaps(r io.Reader) ([]Swap, error) {
-	var ss []Swap
-	sc := bufio.NewScanner(r)
-	for n := 1; sc.Scan(); n++ {
-		f := strings.Fields(sc.Text())
-		if n == 1 && len(f) > 0 && f[0] == "Filename" {
-			continue
-		}
-		if len(f) == 0 {
-			continue
-		}
-		if len(f) < 3 {
-			return nil, fmt.Errorf("/proc/swaps line %d: malformed: %q", n, sc.Text())
-		}
-		kb, err := strconv.ParseUint(f[2], 10, 64)
-		if err != nil {
-			return nil, fmt.Errorf("/proc/swaps line %d: size %q: %w", n, f[2], err)
-		}
-		ss = append(ss, Swap{Path: unescapeOctal(f[0]), Type: f[1], Size: kb << 10})
-	}
-	return ss, sc.Err()
 }
 
 // Holder is a block device stacked on the disk: device mapper (LVM,
@@ -127,14 +39,14 @@ func (h Holder) String() string {
 
 // Disk is what the preflight learns about the disk under /.
 type Disk struct {
-	RootSource string   // e.g. /dev/vda1 or /dev/mapper/vg0-root
-	RootFSType string   // e.g. ext4
-	RootDev    string   // kernel name of the device / is on, e.g. vda1, dm-0
-	RootMajMin string   // its "major:minor", e.g. 254:1
-	Disks      []string // whole disks under it, e.g. [vda]
-	Mounts     []Mount  // other mounts on those disks
-	Swaps      []Swap   // every active swap: init turns them all off
-	Holders    []Holder // dm and md devices stacked on those disks
+	RootSource string         // e.g. /dev/vda1 or /dev/mapper/vg0-root
+	RootFSType string         // e.g. ext4
+	RootDev    string         // kernel name of the device / is on, e.g. vda1, dm-0
+	RootMajMin string         // its "major:minor", e.g. 254:1
+	Disks      []string       // whole disks under it, e.g. [vda]
+	Mounts     []mounts.Mount // other mounts on those disks
+	Swaps      []mounts.Swap  // every active swap: init turns them all off
+	Holders    []Holder       // dm and md devices stacked on those disks
 }
 
 // blockName maps "major:minor" to the kernel's device name via sysfs.
@@ -228,24 +140,17 @@ func holdersOf(sys, disk string) []Holder {
 // inspectDisk finds the device under / and everything else on its disks.
 func inspectDisk(proc, sys string) (Disk, error) {
 	var d Disk
-	f, err := os.Open(filepath.Join(proc, "self", "mountinfo"))
+	ms, err := mounts.Read(filepath.Join(proc, "self", "mountinfo"))
 	if err != nil {
 		return d, fmt.Errorf("read mount table: %w", err)
-	}
-	ms, err := parseMountinfo(f)
-	f.Close()
-	if err != nil {
-		return d, err
 	}
 	root, ok := rootMount(ms)
 	if !ok {
 		return d, fmt.Errorf("%s/self/mountinfo has no mount at /", proc)
 	}
 	d.RootSource, d.RootFSType, d.RootMajMin = root.Source, root.FSType, root.Dev
-	if sw, err := os.Open(filepath.Join(proc, "swaps")); err == nil {
-		d.Swaps, err = parseSwaps(sw)
-		sw.Close()
-		if err != nil {
+	if sw, err := os.ReadFile(filepath.Join(proc, "swaps")); err == nil {
+		if d.Swaps, err = mounts.ParseSwaps(string(sw)); err != nil {
 			return d, err
 		}
 	}
