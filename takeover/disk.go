@@ -1,13 +1,13 @@
 package takeover
 
 import (
-	"github.com/paroodise/paroodise/mounts"
-	"sort"
-
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
+
+	"github.com/paroodise/paroodise/mounts"
 )
 
 // rootMount is the mount at "/", the last one when / was mounted over.
