@@ -6,8 +6,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"path/filepath"
 	"time"
+
+	"github.com/paroodise/paroodise/internal/jsonfile"
 )
 
 // Paths inside the new root.
@@ -84,16 +85,5 @@ func Load(path string) (*State, error) {
 // Save writes the state file atomically.
 func (s *State) Save(path string) error {
 	s.Version = Version
-	b, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return jsonfile.Save(path, s, 0o600, 0o700)
 }

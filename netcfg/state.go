@@ -12,11 +12,12 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/paroodise/paroodise/internal/jsonfile"
 )
 
 // Version of the State document; Load refuses any other.
@@ -203,18 +204,7 @@ func Parse(b []byte) (*State, error) {
 // Save writes the document atomically (temporary file, then rename).
 func (s *State) Save(path string) error {
 	s.Version = Version
-	b, err := json.MarshalIndent(s, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-		return err
-	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
+	return jsonfile.Save(path, s, 0o644, 0o755)
 }
 
 // Validate checks what Apply relies on: unique link names, routes and VLANs
