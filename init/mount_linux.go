@@ -6,6 +6,8 @@ import (
 	"os"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/paroodise/paroodise/mounts"
 )
 
 // apiMount is one filesystem the system needs; after a takeover they were
@@ -51,6 +53,30 @@ func mountAPI() []string {
 	// devpts instance mounted at pts/ beside it, and devtmpfs is one
 	// filesystem shared by every mount of it, so changing it here would
 	// change it everywhere.
+	return msgs
+}
+
+// detachAutofs unmounts the automount points the old init left (systemd's
+// binfmt_misc one moves with /proc). Their daemon was the old PID 1, whose
+// pipe closeInherited just closed, so each would fail every access, and
+// df with it.
+func detachAutofs(mountinfo string) []string {
+	ms, err := mounts.Read(mountinfo)
+	if err != nil {
+		return []string{"autofs: " + err.Error()}
+	}
+	var msgs []string
+	for _, m := range unmountOrder(ms, func(m mounts.Mount) bool { return m.FSType == "autofs" }) {
+		err := unix.Unmount(m.Point, 0)
+		if errors.Is(err, unix.EBUSY) {
+			err = unix.Unmount(m.Point, unix.MNT_DETACH)
+		}
+		if err != nil {
+			msgs = append(msgs, fmt.Sprintf("umount2(%s): %v", m.Point, err))
+		} else {
+			msgs = append(msgs, "unmounted the orphaned automount "+m.Point)
+		}
+	}
 	return msgs
 }
 

@@ -99,6 +99,7 @@ func boot(argv []string) {
 	if err != nil {
 		early = append(early, "closing inherited descriptors: "+err.Error())
 	}
+	early = append(early, detachAutofs("/proc/self/mountinfo")...)
 	consoleStdio()
 
 	log := NewLog(4096)

@@ -148,3 +148,33 @@ func TestPID1ReleasesOldRoot(t *testing.T) {
 		t.Fatalf("unmount order %q", order)
 	}
 }
+
+// TestDetachAutofs leaves an automount whose daemon is gone (its pipe
+// closed), as the old PID 1 leaves binfmt_misc's, and expects it gone.
+func TestDetachAutofs(t *testing.T) {
+	inMountNS(t, func() {
+		dir := t.TempDir()
+		var p [2]int
+		if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {
+			t.Error(err)
+			return
+		}
+		opts := fmt.Sprintf("fd=%d,pgrp=%d,minproto=5,maxproto=5,direct", p[1], unix.Getpgrp())
+		if err := unix.Mount("paroodise-test", dir, "autofs", 0, opts); err != nil {
+			t.Errorf("mount autofs: %v", err)
+			return
+		}
+		unix.Close(p[0])
+		unix.Close(p[1])
+		mi := fmt.Sprintf("/proc/%d/task/%d/mountinfo", os.Getpid(), unix.Gettid())
+		msgs := detachAutofs(mi)
+		// The host's own automounts, if any, go too, in this namespace only.
+		if !slices.Contains(msgs, "unmounted the orphaned automount "+dir) {
+			t.Errorf("detachAutofs: %q", msgs)
+		}
+		b, _ := os.ReadFile(mi)
+		if strings.Contains(string(b), " "+dir+" ") {
+			t.Errorf("autofs still mounted:\n%s", b)
+		}
+	})
+}

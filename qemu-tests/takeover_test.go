@@ -172,6 +172,11 @@ func takeoverLoginReboot(t *testing.T, g *vm.Guest, method, oldComm string, then
 		t.Errorf("vda still mounted: %s", g.MustRun(t, "cat /proc/self/mountinfo"))
 	}
 	t.Logf("status:\n%s", g.MustRun(t, "paroodise status"))
+	// The rescue toolbox works in the new root: df reads every mount (an
+	// orphaned automount would fail it), and the disk is there to flash.
+	if out := g.MustRun(t, "df && lsblk && free && ps && ls /bin/sh"); !strings.Contains(out, "vda") {
+		t.Errorf("toolbox in the new root: no vda in lsblk:\n%s", out)
+	}
 	if !thenReboot {
 		return
 	}
