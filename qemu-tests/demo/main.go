@@ -44,6 +44,9 @@ var steps = []step{
 	{"Boot a throwaway VM from that disk", bootGuest},
 	{"Log in over SSH, as an admin would", login},
 	{"Copy paroodise into the server", copyBinary},
+	{"Plan the takeover (dry run: nothing changes)", planTakeover},
+	{"Take the server over", takeover},
+	{"Log in to paroodise's own SSH server, same host key", loginNew},
 }
 
 // guestBinary is where copyBinary puts paroodise in the guest.
@@ -182,5 +185,39 @@ func copyBinary(d *demo) error {
 		return err
 	}
 	_, err := d.sh(guestBinary + " version")
+	return err
+}
+
+func planTakeover(d *demo) error {
+	_, err := d.sh(guestBinary + " takeover --dry-run")
+	return err
+}
+
+func takeover(d *demo) error {
+	d.say("PID 1 re-executes into paroodise in RAM; this very SSH session survives")
+	_, err := d.sh(guestBinary + " takeover")
+	return err
+}
+
+func loginNew(d *demo) error {
+	d.say("$ %s   (the known_hosts entry is the server's own: no warning)", d.guest.SSHCommand())
+	if err := d.guest.WaitSSH(3 * time.Minute); err != nil {
+		return err
+	}
+	// The old root is released in the background after the first login.
+	deadline := time.Now().Add(3 * time.Minute)
+	for {
+		out, err := d.guest.Run(d.ctx, "paroodise status")
+		if err == nil && strings.Contains(out, "disk free: true") || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(2 * time.Second)
+	}
+	if _, err := d.sh("tr '\\0' ' ' </proc/1/cmdline; echo; paroodise status"); err != nil {
+		return err
+	}
+	_, err := d.sh("lsblk; df")
+	d.say("the disk is free to re-image; `reboot` in that shell brings the untouched old system back,")
+	d.say("and with no login at all it would have rebooted into it by itself after 10 minutes")
 	return err
 }
