@@ -309,6 +309,30 @@ func TestApplyFiniteLifetimes(t *testing.T) {
 	checkGateways(t, 1)
 }
 
+// The lease runs out after the takeover: the address stays, because Apply
+// made it permanent, where the kernel would have removed it.
+func TestAddressOutlivesItsLease(t *testing.T) {
+	tn := newTestNet(t)
+	tn.veth("eth0", "52:54:00:00:00:01", "p0")
+	tn.ip("addr add 10.0.2.15/24 dev eth0 valid_lft 4 preferred_lft 2")
+	s, err := Capture()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := Apply(s, ApplyOptions{ResolvConf: filepath.Join(t.TempDir(), "resolv.conf")}).Err(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(5 * time.Second)
+	after, err := Capture()
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := after.Link("eth0")
+	if l == nil || !slices.ContainsFunc(l.Addrs, func(a Addr) bool { return a.Prefix.String() == "10.0.2.15/24" }) {
+		t.Fatalf("after the lease time the address is gone: %+v", l)
+	}
+}
+
 // One bad item does not stop the others; the report names it.
 func TestApplyReportsAndContinues(t *testing.T) {
 	tn := newTestNet(t)
