@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/paroodise/paroodise/internal/testutil"
 	"github.com/paroodise/paroodise/qemu-tests/vm"
 )
 
@@ -74,7 +75,7 @@ func TestSmoke(t *testing.T) {
 					t.Fatal(err)
 				}
 				g.MustPut(t, exe, "/root/copied", 0o755)
-				local := sha256File(t, exe)
+				local := testutil.SHA256File(t, exe)
 				if remote := strings.Fields(g.MustRun(t, "sha256sum /root/copied"))[0]; remote != local {
 					t.Errorf("guest copy sha256 %s, local %s", remote, local)
 				}

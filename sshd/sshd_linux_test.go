@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -346,20 +344,6 @@ func TestPTYInteractiveProgram(t *testing.T) {
 	c.send("exit\r")
 }
 
-func sha256File(t *testing.T, file string) string {
-	t.Helper()
-	f, err := os.Open(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	if _, err := io.Copy(h, f); err != nil {
-		t.Fatal(err)
-	}
-	return hex.EncodeToString(h.Sum(nil))
-}
-
 func randomFile(t *testing.T, file string, size int64) {
 	t.Helper()
 	f, err := os.Create(file)
@@ -385,9 +369,9 @@ func TestSFTP100MiB(t *testing.T) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("sftp: %v\n%s", err, out)
 	}
-	want := sha256File(t, src)
+	want := testutil.SHA256File(t, src)
 	for _, f := range []string{up, down} {
-		if got := sha256File(t, f); got != want {
+		if got := testutil.SHA256File(t, f); got != want {
 			t.Errorf("%s: sha256 %s, want %s", f, got, want)
 		}
 	}
@@ -398,7 +382,7 @@ func TestSCPBothWays(t *testing.T) {
 	ts := startServer(t, nil)
 	src := filepath.Join(ts.dir, "src")
 	randomFile(t, src, 5<<20)
-	want := sha256File(t, src)
+	want := testutil.SHA256File(t, src)
 	// OpenSSH 9 scp speaks SFTP; -O is the old protocol, which runs
 	// "scp -t" or "scp -f" through the shell.
 	for _, mode := range []string{"-s", "-O"} {
@@ -413,7 +397,7 @@ func TestSCPBothWays(t *testing.T) {
 		scp(src, "127.0.0.1:"+up)
 		scp("127.0.0.1:"+up, down)
 		for _, f := range []string{up, down} {
-			if got := sha256File(t, f); got != want {
+			if got := testutil.SHA256File(t, f); got != want {
 				t.Errorf("%s: sha256 %s, want %s", f, got, want)
 			}
 		}
