@@ -16,12 +16,13 @@ import (
 )
 
 // flushAll removes what Apply must restore: the host's addresses, routes
-// and VLAN links; links go down and back to MTU 1500.
+// and VLAN links; links (loopback too) go down and back to MTU 1500.
 func (tn *testNet) flushAll(s *State) {
 	tn.t.Helper()
 	for _, l := range s.Links {
 		switch {
 		case l.Kind == "loopback":
+			tn.ip("link set lo down") // Apply must bring it up
 		case l.VLAN != nil:
 			tn.ip("link del " + l.Name)
 		default:
