@@ -141,7 +141,8 @@ func TestStatusText(t *testing.T) {
 			t.Errorf("status text lacks %q:\n%s", want, b.String())
 		}
 	}
-	if ban := s.Banner(); !strings.Contains(ban, "old disk: /oldroot still busy") || !strings.Contains(ban, "flash: none running") {
+	if ban := s.Banner(); !strings.Contains(ban, "old disk: /oldroot still busy") || !strings.Contains(ban, "flash: none running") ||
+		!strings.Contains(ban, "network: applied, reachable: true (reachable: gateway answered)") {
 		t.Errorf("banner %q", ban)
 	}
 }

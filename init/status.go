@@ -66,6 +66,18 @@ type NetStatus struct {
 	Reach     string `json:"reach,omitempty"` // what was checked and how it went
 }
 
+// line is the one-line summary shown by status and the login banner.
+func (n NetStatus) line() string {
+	l := "network: " + n.State
+	if n.Reachable != nil {
+		l += fmt.Sprintf(", reachable: %t", *n.Reachable)
+	}
+	if n.Reach != "" {
+		l += " (" + n.Reach + ")"
+	}
+	return l
+}
+
 // Old-root states.
 const (
 	RootNone      = "none"      // there is no old root (soft-reboot, kernel init)
@@ -138,14 +150,7 @@ func (s *Status) WriteText(w io.Writer) {
 		p("  last error: %s", s.SSH.LastError)
 	}
 	p("dead-man: %s", s.DeadMan.Text(s.Now))
-	net := "network: " + s.Network.State
-	if s.Network.Reachable != nil {
-		net += fmt.Sprintf(", reachable: %t", *s.Network.Reachable)
-	}
-	if s.Network.Reach != "" {
-		net += " (" + s.Network.Reach + ")"
-	}
-	p("%s", net)
+	p("%s", s.Network.line())
 	if s.Network.Detail != "" {
 		p("  %s", strings.ReplaceAll(s.Network.Detail, "\n", "\n  "))
 	}
@@ -212,6 +217,7 @@ func (s *Status) Banner() string {
 	default:
 		fmt.Fprintf(&b, "old disk: %s still %s (see 'paroodise status')\n", s.OldRoot.Path, s.OldRoot.State)
 	}
+	b.WriteString(s.Network.line() + "\n")
 	if s.Flash != "" {
 		fmt.Fprintf(&b, "flash: %s\n", s.Flash)
 	} else {
