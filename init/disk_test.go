@@ -6,6 +6,9 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/paroodise/paroodise/internal/testutil"
+	"golang.org/x/sys/unix"
 )
 
 // fakeSys builds a sysfs block tree: vda with vda1 and vda2; vda2 holds
@@ -137,5 +140,38 @@ func TestDetachLoops(t *testing.T) {
 	done, errs := r.detachLoops(nil)
 	if !reflect.DeepEqual(got, []string{"loop3", "loop5"}) || !reflect.DeepEqual(done, got) || len(errs) != 0 {
 		t.Fatalf("detached %v (%v), errors %v", got, done, errs)
+	}
+}
+
+// Swap files under the old root and swap partitions on its disks (or on
+// the dm devices above them) are turned off; other swaps are left alone.
+func TestSwapoffChoosesTheOldDisks(t *testing.T) {
+	testutil.Root(t) // mknod
+	dev, proc := t.TempDir(), t.TempDir()
+	for name, nr := range map[string]int{"vda2": 2, "vdb1": 17} {
+		if err := unix.Mknod(filepath.Join(dev, name), unix.S_IFBLK|0o600, int(unix.Mkdev(252, uint32(nr)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	swaps := "Filename\tType\tSize\tUsed\tPriority\n" +
+		"/oldroot/swapfile file 1024 0 -2\n" +
+		"/srv/swapfile file 1024 0 -3\n" +
+		dev + "/vda2 partition 1024 0 -4\n" +
+		dev + "/vdb1 partition 1024 0 -5\n"
+	if err := os.WriteFile(proc+"/swaps", []byte(swaps), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := NewReleaser("/oldroot", t.Logf)
+	r.ProcFS, r.SysFS = proc, fakeSys(t)
+	var off []string
+	r.Swapoff = func(p string) error { off = append(off, p); return nil }
+	done, errs := r.swapoff([]string{"vda"}, nil, nil)
+	want := []string{"/oldroot/swapfile", dev + "/vda2"}
+	if !reflect.DeepEqual(off, want) || !reflect.DeepEqual(done, want) || len(errs) != 0 {
+		t.Fatalf("swapoff %v, done %v, errors %v; want %v", off, done, errs, want)
+	}
+	r.Swapoff = func(string) error { return errors.New("device or resource busy") }
+	if done, errs := r.swapoff([]string{"vda"}, nil, nil); len(done) != 0 || len(errs) != 2 {
+		t.Fatalf("failing swapoff: done %v, errors %v", done, errs)
 	}
 }
