@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/paroodise/paroodise/rootfs"
 )
 
 func TestPreflightBookworm(t *testing.T) {
@@ -74,6 +76,23 @@ func TestPreflightBookworm(t *testing.T) {
 	}
 	if strings.Contains(out.String(), "REFUSED") {
 		t.Errorf("plan refuses:\n%s", out.String())
+	}
+	// What the new root carries: the host key, the usable authorized
+	// keys, the resolver list and the CA roots at the path Go reads.
+	files := map[string]rootfs.File{}
+	for _, f := range p.Root.Files {
+		files[f.Path] = f
+	}
+	if f := files[HostKeyDir+"/ssh_host_ed25519_key"]; f.Src != p.HostKeys[0].Path || f.Mode != 0o600 {
+		t.Errorf("host key in the new root: %+v", f)
+	}
+	if f := files[AuthorizedKeysNew]; f.Mode != 0o600 || string(f.Data) != p.AuthKeys[0].Line+"\n" {
+		t.Errorf("authorized keys in the new root: %+v", f)
+	}
+	for _, c := range []string{"/etc/resolv.conf", "/etc/ssl/certs/ca-certificates.crt"} {
+		if f, ok := files[c]; !ok || f.Src != filepath.Join(h.root, c) {
+			t.Errorf("%s in the new root: %+v", c, f)
+		}
 	}
 }
 
