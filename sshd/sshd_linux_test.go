@@ -132,6 +132,10 @@ func TestExecExitCodesAndStreams(t *testing.T) {
 	if !regexp.MustCompile(want).MatchString(env) {
 		t.Errorf("session environment %q does not match %s", env, want)
 	}
+	// Each login names its user, address and key fingerprint.
+	pub := ts.clientSg.PublicKey()
+	ts.logs.waitFor(t, fmt.Sprintf("login %s from 127.0.0.1:", ts.user), 5*time.Second)
+	ts.logs.waitFor(t, fmt.Sprintf(" with key %s %s ", pub.Type(), gossh.FingerprintSHA256(pub)), 5*time.Second)
 	ts.logs.waitFor(t, `exec "exit 42"`, 5*time.Second)
 	ts.logs.waitFor(t, "exit 42 after", 5*time.Second)
 }
