@@ -135,5 +135,15 @@ func runApply(stdio cli.IO, args []string) error {
 		defer cancel()
 		fmt.Fprintln(stdio.Stdout, Check(ctx, *target))
 	}
-	return rep.Err()
+	if rep.Err() == nil {
+		return nil
+	}
+	// Each failure is a line of the report above; stderr gets one line.
+	failed := 0
+	for _, it := range rep.Items {
+		if it.Action == ActionFailed {
+			failed++
+		}
+	}
+	return fmt.Errorf("%d of %d items failed (marked failed above); the rest was applied", failed, len(rep.Items))
 }

@@ -78,3 +78,18 @@ func TestCommandCaptureApply(t *testing.T) {
 		t.Errorf("show after apply:\n%s", stdout)
 	}
 }
+
+// A document that does not fit the machine (its NIC is missing here):
+// every failure is a report line, stderr gets one line, the exit is 1.
+func TestCommandApplyFailureIsOneLine(t *testing.T) {
+	newTestNet(t)
+	doc := filepath.Join(t.TempDir(), "net.json")
+	if err := os.WriteFile(doc, []byte(sampleDoc), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code := runMain("apply", "-resolv-conf", "", doc)
+	if code != 1 || strings.Count(stdout, "failed ") < 2 || strings.Count(strings.TrimSpace(stderr), "\n") != 0 ||
+		!strings.Contains(stderr, "items failed (marked failed above); the rest was applied") {
+		t.Fatalf("apply of a foreign document: exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout, stderr)
+	}
+}
