@@ -28,6 +28,7 @@ func Run(stdio cli.IO, args []string) error {
 	netSpec := fs.String("net", "", "network settings overriding the captured ones, e.g. dev=eth0,addr=203.0.113.5/24,gw=203.0.113.1,dns=1.1.1.1")
 	listen := fs.String("listen", ":22", "comma-separated addresses the new SSH server listens on")
 	wait := fs.Duration("wait", 3*time.Minute, "how long to wait for the new PID 1 to answer")
+	reach := fs.String("reach", "", "`HOST:PORT` the new PID 1 connects to, besides probing the gateways, to prove the network (shown by status and at login)")
 	if err := cli.Parse(fs, args); err != nil {
 		return err
 	}
@@ -44,11 +45,16 @@ func Run(stdio cli.IO, args []string) error {
 	if err != nil {
 		return cli.Usagef("--listen: %v", err)
 	}
+	if *reach != "" {
+		if host, port, err := net.SplitHostPort(*reach); err != nil || host == "" || port == "" {
+			return cli.Usagef("--reach %q: want HOST:PORT", *reach)
+		}
+	}
 	env := SystemEnv()
 	if env.UID != 0 {
 		return errNotRoot
 	}
-	p, err := Preflight(env, Options{Method: *method, ConfirmWithin: *confirm, Net: *netSpec, Listen: addrs})
+	p, err := Preflight(env, Options{Method: *method, ConfirmWithin: *confirm, Net: *netSpec, Listen: addrs, Reach: *reach})
 	if err != nil {
 		return err
 	}
@@ -91,6 +97,7 @@ func (p *Plan) State(now time.Time) *handoff.State {
 		AuthorizedKeys: []string{AuthorizedKeysNew},
 		Listen:         p.Options.Listen,
 		SparePIDs:      p.Spare,
+		ReachHost:      p.Options.Reach,
 	}
 	if st.OldInit == "" {
 		st.OldInit = p.Init.Kind

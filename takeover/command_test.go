@@ -24,6 +24,7 @@ func TestRunFlags(t *testing.T) {
 		{[]string{"extra"}, 2, `unexpected argument "extra"`},
 		{[]string{"--listen", "22"}, 2, `--listen: "22" is not HOST:PORT or :PORT`},
 		{[]string{"--confirm-within", "-1m"}, 2, "must not be negative"},
+		{[]string{"--reach", "example.org"}, 2, `--reach "example.org": want HOST:PORT`},
 	} {
 		var out, errb bytes.Buffer
 		stdio := cli.IO{Stdin: strings.NewReader(""), Stdout: &out, Stderr: &errb}
@@ -41,7 +42,7 @@ func TestStateForInit(t *testing.T) {
 	h := newFakeHost(t)
 	env := h.Env()
 	env.CaptureNetwork = func() (Network, error) { return fakeNet{}, nil }
-	p, err := Preflight(env, Options{ConfirmWithin: time.Minute, Listen: []string{":2222"}})
+	p, err := Preflight(env, Options{ConfirmWithin: time.Minute, Listen: []string{":2222"}, Reach: "192.0.2.1:443"})
 	if err != nil || p.Err() != nil {
 		t.Fatal(err, p.Err())
 	}
@@ -52,6 +53,7 @@ func TestStateForInit(t *testing.T) {
 		ConfirmWithin: handoff.Duration{Duration: time.Minute},
 		HostKeys:      []string{"/paroodise/ssh/ssh_host_ed25519_key"}, AuthorizedKeys: []string{"/paroodise/authorized_keys"},
 		Listen: []string{":2222"}, Network: "/paroodise/network.json", OldRoot: "/oldroot", OldRootDevice: "254:1", SparePIDs: []int{420, 410, 400},
+		ReachHost: "192.0.2.1:443",
 	}
 	if !reflect.DeepEqual(st, want) {
 		t.Errorf("state\n got %+v\nwant %+v", st, want)

@@ -64,6 +64,7 @@ type Options struct {
 	ConfirmWithin time.Duration
 	Net           string // --net override; empty: capture
 	Listen        []string
+	Reach         string // --reach HOST:PORT init connects to as a reachability check
 }
 
 // Plan is the preflight's verdict: what was found, what will be built,
