@@ -401,7 +401,11 @@ var toolCases = map[string]func(w *work){
 	},
 	"netstat": func(w *work) { w.has("netstat", w.ok("netstat"), "Proto") },
 	"paroodise": func(w *work) {
-		w.has("paroodise version", w.ok("paroodise", "version"), "paroodise ")
+		v := w.ok("paroodise", "version")
+		w.has("paroodise version", v, "paroodise ")
+		if v == "paroodise dev\n" {
+			w.t.Errorf("paroodise version %q: the build did not stamp a version", v)
+		}
 	},
 	"partprobe": func(w *work) { w.usage("partprobe", "Usage") },
 	"pidof": func(w *work) {
