@@ -38,6 +38,13 @@ func Run(stdio cli.IO, argv []string) int {
 	if c := lookupAlias(base); c != nil {
 		return cli.Code(stdio, c.Name, c.Run(stdio, argv[1:]))
 	}
+	// As PID 1 under its own name (the kernel's init=…/paroodise, with no
+	// arguments) only init makes sense: a PID 1 that exits takes the
+	// machine down. Other names keep their meaning (init=/bin/sh).
+	if isPID1() {
+		c := lookup("init")
+		return cli.Code(stdio, c.Name, c.Run(stdio, argv[1:]))
+	}
 	if len(argv) < 2 {
 		usage(stdio)
 		return 2
@@ -54,6 +61,9 @@ func Run(stdio cli.IO, argv []string) int {
 	}
 	return cli.Code(stdio, "paroodise "+c.Name, c.Run(stdio, argv[2:]))
 }
+
+// isPID1 is a seam: tests cannot be PID 1 in the host's namespace.
+var isPID1 = func() bool { return os.Getpid() == 1 }
 
 func lookup(name string) *Command {
 	for i := range commands {

@@ -2,6 +2,7 @@ package multicall
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 
@@ -48,5 +49,33 @@ func TestAliasesAreUnique(t *testing.T) {
 			}
 			seen["alias:"+a] = c.Name
 		}
+	}
+}
+
+func TestPID1AlwaysRunsInit(t *testing.T) {
+	var ran []string
+	for i := range commands {
+		if commands[i].Name == "init" {
+			orig := commands[i].Run
+			commands[i].Run = func(stdio cli.IO, args []string) error {
+				ran = append(ran, strings.Join(args, " "))
+				return nil
+			}
+			defer func() { commands[i].Run = orig }()
+		}
+	}
+	isPID1 = func() bool { return true }
+	defer func() { isPID1 = func() bool { return os.Getpid() == 1 } }()
+	for _, argv := range [][]string{{"/usr/local/sbin/paroodise"}, {"/lib/systemd/systemd", "--system", "--deserialize=12"}, {"paroodise", "quiet"}} {
+		if code, _, errs := run(argv...); code != 0 {
+			t.Errorf("%q as PID 1: exit %d, %s", argv, code, errs)
+		}
+	}
+	if len(ran) != 3 || ran[1] != "--system --deserialize=12" || ran[2] != "quiet" {
+		t.Fatalf("init ran with %q", ran)
+	}
+	// Another name keeps its meaning, as for init=/bin/sh.
+	if code, _, errs := run("/bin/sh", "-c", "exit 3"); code != 3 || len(ran) != 3 {
+		t.Fatalf("sh as PID 1: exit %d (%s), init ran %d times", code, errs, len(ran))
 	}
 }
