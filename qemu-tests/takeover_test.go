@@ -27,6 +27,7 @@ func TestTakeoverBookworm(t *testing.T) {
 	t.Run("refusals", func(t *testing.T) { refusals(t, g, "reexec") })
 	t.Run("reexec", func(t *testing.T) { takeoverLoginReboot(t, g, "reexec", "systemd", true) })
 	t.Run("dead-man", func(t *testing.T) { deadMan(t, g, "systemd") })
+	t.Run("kernel-init", func(t *testing.T) { kernelInit(t, g) })
 }
 
 // TestTakeoverTrixie: systemd 257, by soft-reboot and by re-exec.
@@ -221,5 +222,36 @@ func deadMan(t *testing.T, g *vm.Guest, oldComm string) {
 	}
 	if comm := g.MustRun(t, "cat /proc/1/comm"); comm != oldComm {
 		t.Errorf("after the dead-man PID 1 is %q, want %q", comm, oldComm)
+	}
+}
+
+// kernelInit boots the guest's kernel with init= naming paroodise and
+// ip=dhcp, as an admin would from a boot loader: PID 1 mounts the API
+// filesystems itself, takes the network from the kernel parameter and
+// serves SSH with the root's own host keys and authorized keys.
+func kernelInit(t *testing.T, g *vm.Guest) {
+	g.MustRun(t, "install -m 0755 "+bin+" /usr/local/sbin/paroodise && "+
+		`sed -i '/^ *APPEND /s|$| init=/usr/local/sbin/paroodise ip=dhcp|' /boot/extlinux/extlinux.conf && sync`)
+	bootID := g.MustRun(t, "cat /proc/sys/kernel/random/boot_id")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	g.SSH(ctx, nil, "systemctl reboot") // the connection drops as it goes down
+	cancel()
+	if err := g.WaitReboot(bootID, vm.BootTimeout); err != nil {
+		t.Fatalf("no login after booting with init=paroodise: %v", err)
+	}
+	if cmd := g.MustRun(t, "tr '\\0' ' ' </proc/1/cmdline"); !strings.HasPrefix(cmd, "/usr/local/sbin/paroodise") {
+		t.Errorf("PID 1 is %q", cmd)
+	}
+	ctx, cancel = context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	s, err := status(ctx, g)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Method != "kernel" || s.DeadMan.State != pid1.DeadManOff || !s.SSH.Running || s.Network.State != "applied" {
+		t.Errorf("status: method %q dead-man %q ssh %v network %q (%s)", s.Method, s.DeadMan.State, s.SSH.Running, s.Network.State, s.Network.Detail)
+	}
+	if mounts := g.MustRun(t, "grep -c -E ' /(proc|sys|dev|dev/pts|run) ' /proc/self/mountinfo"); mounts != "5" {
+		t.Errorf("API filesystems mounted: %s of 5", mounts)
 	}
 }
