@@ -53,13 +53,10 @@ func Execute(stdio cli.IO, p *Plan, wait time.Duration) error {
 		return err
 	}
 	out("%s", footprint("/", size))
-	trigger, what := rootfs.Reexec, "SIGTERM to PID 1: systemd re-executes, now into paroodise"
-	if p.Method == MethodTelinit {
-		trigger, what = rootfs.Telinit, "telinit u through /run/initctl: sysvinit re-executes /sbin/init, now paroodise"
-	}
-	out("  - %s", what)
-	if err := trigger(); err != nil {
-		return rollback(r, fmt.Errorf("%s: %w", what, err))
+	t := triggers[p.Method]
+	out("  - %s", t.what)
+	if err := t.fire(); err != nil {
+		return rollback(r, fmt.Errorf("%s: %w", t.what, err))
 	}
 
 	// Phase 1: PID 1 runs our binary.
@@ -104,6 +101,16 @@ func Execute(stdio cli.IO, p *Plan, wait time.Duration) error {
 	}
 	out("This session stays open until then, but the old system's commands are gone from it (the old root is at /oldroot).")
 	return nil
+}
+
+// triggers make the old PID 1 re-execute; a seam, since tests must never
+// signal the host's PID 1.
+var triggers = map[string]struct {
+	fire func() error
+	what string
+}{
+	MethodReexec:  {rootfs.Reexec, "SIGTERM to PID 1: systemd re-executes, now into paroodise"},
+	MethodTelinit: {rootfs.Telinit, "telinit u through /run/initctl: sysvinit re-executes /sbin/init, now paroodise"},
 }
 
 // footprint says how much of the tmpfs the new root uses: RAM it holds
