@@ -91,6 +91,7 @@ func boot(argv []string) {
 		early = append(early, "chdir /: "+err.Error())
 	}
 	early = append(early, mountAPI()...)
+	early = append(early, seedRandom("/")...)
 	if !reexeced {
 		err := reexecClean(early)
 		early = append(early, "re-exec with an empty signal mask failed, children inherit a blocked mask: "+err.Error())
