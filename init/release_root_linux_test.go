@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"runtime"
 	"slices"
 	"strings"
 	"syscall"
@@ -15,28 +14,6 @@ import (
 
 	"github.com/paroodise/paroodise/internal/testutil"
 )
-
-// inMountNS runs fn on a thread with a private mount namespace of its own.
-func inMountNS(t *testing.T, fn func()) {
-	t.Helper()
-	testutil.Root(t)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		// Never unlocked: the thread is discarded with its namespace.
-		runtime.LockOSThread()
-		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
-			t.Errorf("unshare(CLONE_NEWNS): %v", err)
-			return
-		}
-		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-			t.Errorf("make / rprivate: %v", err)
-			return
-		}
-		fn()
-	}()
-	<-done
-}
 
 func mountTmpfs(dirs ...string) error {
 	for _, dir := range dirs {
@@ -51,7 +28,7 @@ func mountTmpfs(dirs ...string) error {
 }
 
 func TestReleaserUnmountsDeepestFirstAndReportsHolders(t *testing.T) {
-	inMountNS(t, func() {
+	testutil.InMountNS(t, func() {
 		old := t.TempDir()
 		if err := mountTmpfs(old, old+"/tmp", old+"/a", old+"/a/b"); err != nil {
 			t.Error(err)
@@ -152,7 +129,7 @@ func TestPID1ReleasesOldRoot(t *testing.T) {
 // TestDetachAutofs leaves an automount whose daemon is gone (its pipe
 // closed), as the old PID 1 leaves binfmt_misc's, and expects it gone.
 func TestDetachAutofs(t *testing.T) {
-	inMountNS(t, func() {
+	testutil.InMountNS(t, func() {
 		dir := t.TempDir()
 		var p [2]int
 		if err := unix.Pipe2(p[:], unix.O_CLOEXEC); err != nil {

@@ -3,12 +3,9 @@ package takeover
 import (
 	"bytes"
 	"os"
-	"runtime"
 	"strings"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/paroodise/paroodise/cli"
 	"github.com/paroodise/paroodise/internal/testutil"
@@ -33,28 +30,17 @@ func TestExecuteRollsBackWhenPID1DoesNotReexec(t *testing.T) {
 	}{func() error { fired++; return nil }, "a trigger the old init ignores"}
 	defer func() { triggers[MethodReexec] = orig }()
 
-	done := make(chan struct{})
 	var out bytes.Buffer
 	var before, after string
-	go func() {
-		defer close(done)
-		// Never unlocked: the thread is discarded with its namespace.
-		runtime.LockOSThread()
-		// Without a namespace of its own the test would pivot the host.
-		if err := unix.Unshare(unix.CLONE_NEWNS); err != nil {
-			t.Errorf("unshare(CLONE_NEWNS): %v", err)
-			return
-		}
-		if err := unix.Mount("", "/", "", unix.MS_REC|unix.MS_PRIVATE, ""); err != nil {
-			t.Errorf("make / rprivate: %v", err)
-			return
-		}
+	testutil.InMountNS(t, func() {
 		mountinfo := "/proc/thread-self/mountinfo"
 		before = mountPoints(t, mountinfo)
 		err = Execute(cli.IO{Stdout: &out, Stderr: &out}, p, time.Second)
 		after = mountPoints(t, mountinfo)
-	}()
-	<-done
+	})
+	if before == "" {
+		t.Fatal("no mount namespace: nothing was run")
+	}
 	if err == nil || !strings.Contains(err.Error(), "did not re-execute within 1s") || !strings.Contains(err.Error(), "rolled back") {
 		t.Fatalf("Execute: %v\n%s", err, out.String())
 	}
