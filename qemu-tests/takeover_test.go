@@ -25,7 +25,11 @@ const bin = "/usr/local/bin/paroodise"
 func TestTakeoverBookworm(t *testing.T) {
 	g := bootWithBinary(t, vm.Bookworm, vm.Options{MemoryMiB: 512})
 	t.Run("refusals", func(t *testing.T) { refusals(t, g, "reexec") })
-	t.Run("reexec", func(t *testing.T) { takeoverLoginReboot(t, g, "reexec", "systemd", true) })
+	t.Run("reexec", func(t *testing.T) {
+		// A swap file on the old root keeps it busy until swapoff.
+		g.MustRun(t, "dd if=/dev/zero of=/swapfile bs=1M count=32 status=none && chmod 600 /swapfile && mkswap -q /swapfile && swapon /swapfile")
+		takeoverLoginReboot(t, g, "reexec", "systemd", true)
+	})
 	t.Run("dead-man", func(t *testing.T) { deadMan(t, g, "systemd") })
 	t.Run("kernel-init", func(t *testing.T) { kernelInit(t, g) })
 }
@@ -168,6 +172,9 @@ func takeoverLoginReboot(t *testing.T, g *vm.Guest, method, oldComm string, then
 	}
 	if !s.OldRoot.DiskFree || (s.OldRoot.State != pid1.RootReleased && s.OldRoot.State != pid1.RootNone) {
 		t.Errorf("old root %+v: want it released and the disk free", s.OldRoot)
+	}
+	if sw := g.MustRun(t, "tail -n +2 /proc/swaps"); sw != "" {
+		t.Errorf("swap still on: %s (status: swap off %q)", sw, s.OldRoot.SwapOff)
 	}
 	if m := g.MustRun(t, "grep -c vda /proc/self/mountinfo || true"); m != "0" {
 		t.Errorf("vda still mounted: %s", g.MustRun(t, "cat /proc/self/mountinfo"))
