@@ -40,7 +40,10 @@ func (i *Init) release() {
 }
 
 func (i *Init) setRoot(st RootStatus) {
-	i.update(func(s *Status) { s.OldRoot = st })
+	i.update(func(s *Status) {
+		st = mergeRoot(s.OldRoot, st)
+		s.OldRoot = st
+	})
 	i.Log.Printf("old root %s: %s, disk free: %t", st.Path, st.State, st.DiskFree)
 	for _, e := range st.Errors {
 		i.Log.Printf("  %s", e)

@@ -155,3 +155,13 @@ func TestLoadStateDefaults(t *testing.T) {
 		t.Fatalf("state %+v", st)
 	}
 }
+
+func TestMergeRootKeepsEarlierPasses(t *testing.T) {
+	first := RootStatus{State: RootBusy, SwapOff: []string{"/oldroot/swapfile"}, Stopped: []string{"dm-0"}, Spared: []int{7}}
+	second := RootStatus{State: RootReleased, Stopped: []string{"loop0"}}
+	got := mergeRoot(first, second)
+	if got.State != RootReleased || len(got.Spared) != 0 ||
+		!slices.Equal(got.SwapOff, []string{"/oldroot/swapfile"}) || !slices.Equal(got.Stopped, []string{"loop0", "dm-0"}) {
+		t.Fatalf("%+v", got)
+	}
+}

@@ -3,6 +3,7 @@ package pid1
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 )
@@ -227,4 +228,21 @@ func (s *Status) Banner() string {
 		b.WriteString("dead-man: this login disarms the reboot into the old system\n")
 	}
 	return b.String()
+}
+
+// mergeRoot is the old root's status after another release pass: each
+// pass reports what it did, and status keeps what earlier passes did too
+// (the swap turned off before the first login stays listed after it).
+func mergeRoot(prev, next RootStatus) RootStatus {
+	for _, v := range prev.SwapOff {
+		if !slices.Contains(next.SwapOff, v) {
+			next.SwapOff = append(next.SwapOff, v)
+		}
+	}
+	for _, v := range prev.Stopped {
+		if !slices.Contains(next.Stopped, v) {
+			next.Stopped = append(next.Stopped, v)
+		}
+	}
+	return next
 }

@@ -176,6 +176,9 @@ func takeoverLoginReboot(t *testing.T, g *vm.Guest, method, oldComm string, then
 	if sw := strings.Split(g.MustRun(t, "cat /proc/swaps"), "\n"); len(sw) > 1 {
 		t.Errorf("swap still on: %q (status: swap off %q)", sw[1:], s.OldRoot.SwapOff)
 	}
+	if strings.Contains(out, "swap: ") && len(s.OldRoot.SwapOff) == 0 {
+		t.Errorf("the plan had swap to turn off, status lists none")
+	}
 	if m := g.MustRun(t, "grep -c vda /proc/self/mountinfo || true"); m != "0" {
 		t.Errorf("vda still mounted: %s", g.MustRun(t, "cat /proc/self/mountinfo"))
 	}
