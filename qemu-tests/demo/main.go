@@ -213,7 +213,7 @@ func loginNew(d *demo) error {
 		}
 		time.Sleep(2 * time.Second)
 	}
-	if _, err := d.sh("tr '\\0' ' ' </proc/1/cmdline; echo; paroodise status"); err != nil {
+	if _, err := d.sh("paroodise status"); err != nil {
 		return err
 	}
 	_, err := d.sh("lsblk; df")
