@@ -264,6 +264,19 @@ func (c *ptyClient) send(s string) {
 	}
 }
 
+// waitExit waits for ssh to end and checks its exit status.
+func (c *ptyClient) waitExit(want int) {
+	c.t.Helper()
+	select {
+	case err := <-c.done:
+		if code := exitOf(c.t, err); code != want {
+			c.t.Fatalf("shell exit %d, want %d", code, want)
+		}
+	case <-time.After(30 * time.Second):
+		c.t.Fatal("shell did not end")
+	}
+}
+
 func (c *ptyClient) expect(re string) string {
 	c.t.Helper()
 	rx := regexp.MustCompile(re)
@@ -310,14 +323,7 @@ func TestPTYShellWindowChangeAndBanner(t *testing.T) {
 	}
 	c.expect(`\b50 132\r\n`)
 	c.send("exit 7\r")
-	select {
-	case err := <-c.done:
-		if code := exitOf(t, err); code != 7 {
-			t.Fatalf("shell exit %d, want 7", code)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("shell did not end")
-	}
+	c.waitExit(7)
 }
 
 // TestPTYRawOutputUntouched checks that "\n" from a raw-mode program
@@ -851,14 +857,7 @@ func TestProjectShell(t *testing.T) {
 	c.send("echo hi-$((1+1))\r")
 	c.expect(`hi-2\r\n`)
 	c.send("exit 5\r")
-	select {
-	case err := <-c.done:
-		if code := exitOf(t, err); code != 5 {
-			t.Fatalf("login shell exit %d, want 5", code)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("login shell did not end")
-	}
+	c.waitExit(5)
 }
 
 // TestPanicContained: a panic while serving one session (here in the
