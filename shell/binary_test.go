@@ -6,7 +6,6 @@ package shell
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"io"
 	"os"
@@ -14,7 +13,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -89,9 +87,7 @@ type vt struct {
 	t    *testing.T
 	ptmx *os.File
 	cmd  *exec.Cmd
-
-	mu   sync.Mutex
-	out  bytes.Buffer
+	out  *testutil.Capture
 	seen int // out is matched from here
 }
 
@@ -112,19 +108,7 @@ func startTerm(t *testing.T, home string) *vt {
 		t.Fatal(err)
 	}
 	tty.Close()
-	tm := &vt{t: t, ptmx: ptmx, cmd: cmd}
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := ptmx.Read(buf)
-			tm.mu.Lock()
-			tm.out.Write(buf[:n])
-			tm.mu.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}()
+	tm := &vt{t: t, ptmx: ptmx, cmd: cmd, out: testutil.CaptureFrom(ptmx)}
 	t.Cleanup(func() {
 		cmd.Process.Kill()
 		cmd.Wait()
@@ -145,26 +129,16 @@ func (tm *vt) expect(want string) {
 	tm.t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		tm.mu.Lock()
-		i := strings.Index(tm.out.String()[tm.seen:], want)
-		if i >= 0 {
+		if i := strings.Index(tm.out.String()[tm.seen:], want); i >= 0 {
 			tm.seen += i + len(want)
-			tm.mu.Unlock()
 			return
 		}
-		tm.mu.Unlock()
 		time.Sleep(20 * time.Millisecond)
 	}
-	tm.mu.Lock()
-	defer tm.mu.Unlock()
 	tm.t.Fatalf("no %q in the terminal after:\n%s", want, tm.out.String()[tm.seen:])
 }
 
-func (tm *vt) all() string {
-	tm.mu.Lock()
-	defer tm.mu.Unlock()
-	return tm.out.String()
-}
+func (tm *vt) all() string { return tm.out.String() }
 
 func TestInteractive(t *testing.T) {
 	home := t.TempDir()

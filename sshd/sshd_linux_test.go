@@ -225,8 +225,7 @@ type ptyClient struct {
 	t    *testing.T
 	cmd  *exec.Cmd
 	ptm  *os.File
-	mu   sync.Mutex
-	out  bytes.Buffer
+	out  *testutil.Capture
 	done chan error
 }
 
@@ -237,19 +236,7 @@ func (ts *testServer) ptyLogin(t *testing.T, rows, cols uint16, extra ...string)
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &ptyClient{t: t, cmd: cmd, ptm: ptm, done: make(chan error, 1)}
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, err := ptm.Read(buf)
-			c.mu.Lock()
-			c.out.Write(buf[:n])
-			c.mu.Unlock()
-			if err != nil {
-				return
-			}
-		}
-	}()
+	c := &ptyClient{t: t, cmd: cmd, ptm: ptm, out: testutil.CaptureFrom(ptm), done: make(chan error, 1)}
 	go func() { c.done <- cmd.Wait() }()
 	t.Cleanup(func() {
 		cmd.Process.Kill()
@@ -282,16 +269,11 @@ func (c *ptyClient) expect(re string) string {
 	rx := regexp.MustCompile(re)
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		c.mu.Lock()
-		m := rx.FindString(c.out.String())
-		c.mu.Unlock()
-		if m != "" {
+		if m := rx.FindString(c.out.String()); m != "" {
 			return m
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
 	c.t.Fatalf("no %q in terminal output %q", re, c.out.String())
 	return ""
 }
@@ -314,9 +296,7 @@ func TestPTYShellWindowChangeAndBanner(t *testing.T) {
 	for {
 		c.send("stty size\r")
 		time.Sleep(200 * time.Millisecond)
-		c.mu.Lock()
 		seen := strings.Contains(c.out.String(), "50 132")
-		c.mu.Unlock()
 		if seen || time.Now().After(deadline) {
 			break
 		}
