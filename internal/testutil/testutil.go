@@ -23,82 +23,64 @@ func Root(t testing.TB) {
 	}
 }
 
-var (
-	buildOnce sync.Once
-	built     string
-	buildErr  error
-)
-
 // Binary returns the paroodise binary under test: $PAROODISE_BIN (set by
 // the Makefile to the multi-call build with the toolbox), or else a plain
 // build of ./cmd/paroodise made once per test process.
 func Binary(t testing.TB) string {
 	t.Helper()
-	if p := os.Getenv("PAROODISE_BIN"); p != "" {
-		return p
-	}
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "paroodise-test-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		built = filepath.Join(dir, "paroodise")
-		cmd := exec.Command("go", "build", "-o", built, "github.com/paroodise/paroodise/cmd/paroodise")
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = &buildError{err: err, out: string(out)}
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return built
+	return envOr(t, plainBuild)
 }
-
-type buildError struct {
-	err error
-	out string
-}
-
-func (e *buildError) Error() string { return "go build: " + e.err.Error() + "\n" + e.out }
-
-var (
-	makeOnce sync.Once
-	made     string
-	makeErr  error
-)
 
 // Toolbox returns the shipped multi-call build, toolbox included:
 // $PAROODISE_BIN, or else build/paroodise made with `make` (makebb) once
 // per test process. Tests of the toolbox need it; a plain build lacks it.
 func Toolbox(t testing.TB) string {
 	t.Helper()
+	return envOr(t, makeBuild)
+}
+
+// envOr prefers $PAROODISE_BIN to building.
+func envOr(t testing.TB, build func() (string, error)) string {
+	t.Helper()
 	if p := os.Getenv("PAROODISE_BIN"); p != "" {
 		return p
 	}
-	makeOnce.Do(func() {
-		out, err := exec.Command("go", "env", "GOMOD").Output()
-		if err != nil {
-			makeErr = fmt.Errorf("go env GOMOD: %w", err)
-			return
-		}
-		root := filepath.Dir(strings.TrimSpace(string(out)))
-		// flock: `go test ./...` runs packages at once, and two makebb
-		// runs must not write build/paroodise together.
-		b, err := exec.Command("flock", filepath.Join(root, "build", ".lock"),
-			"make", "-s", "-C", root, "build/paroodise").CombinedOutput()
-		if err != nil {
-			makeErr = fmt.Errorf("make build/paroodise: %w\n%s", err, b)
-			return
-		}
-		made = filepath.Join(root, "build", "paroodise")
-	})
-	if makeErr != nil {
-		t.Fatal(makeErr)
+	p, err := build()
+	if err != nil {
+		t.Fatal(err)
 	}
-	return made
+	return p
 }
+
+var plainBuild = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "paroodise-test-bin")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "paroodise")
+	cmd := exec.Command("go", "build", "-o", bin, "github.com/paroodise/paroodise/cmd/paroodise")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %w\n%s", err, out)
+	}
+	return bin, nil
+})
+
+var makeBuild = sync.OnceValues(func() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	root := filepath.Dir(strings.TrimSpace(string(out)))
+	// flock: `go test ./...` runs packages at once, and two makebb runs
+	// must not write build/paroodise together.
+	b, err := exec.Command("flock", filepath.Join(root, "build", ".lock"),
+		"make", "-s", "-C", root, "build/paroodise").CombinedOutput()
+	if err != nil {
+		return "", fmt.Errorf("make build/paroodise: %w\n%s", err, b)
+	}
+	return filepath.Join(root, "build", "paroodise"), nil
+})
 
 // SHA256File returns the hex SHA-256 of a file's contents.
 func SHA256File(t testing.TB, path string) string {
