@@ -169,17 +169,8 @@ func benchSSH(key string, port int, args ...string) *exec.Cmd {
 
 // pushGiB times head -c 1G /dev/zero | ssh host 'cat > /dev/null'.
 func pushGiB(b *testing.B, key string, port int) time.Duration {
-	head := exec.Command("head", "-c", "1G", "/dev/zero")
-	out, err := head.StdoutPipe()
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := head.Start(); err != nil {
-		b.Fatal(err)
-	}
-	defer head.Wait()
 	cmd := benchSSH(key, port, "cat > /dev/null")
-	cmd.Stdin = out
+	defer feedGiB(b, cmd)()
 	start := time.Now()
 	if msg, err := cmd.CombinedOutput(); err != nil {
 		b.Fatalf("ssh to port %d: %v %s", port, err, msg)

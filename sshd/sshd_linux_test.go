@@ -189,18 +189,8 @@ func TestStdin1GiB(t *testing.T) {
 	needTool(t, "sha256sum", "head")
 	ts := startServer(t, nil)
 	const want = "49bc20df15e412a64472421e13fe86ff1c5165e18b2afccf160d4dc19fe68a14" // sha256 of 1 GiB of zeros
-	// head | ssh, as an admin would run it: a real pipe, no copying here.
-	head := exec.Command("head", "-c", "1G", "/dev/zero")
-	stdin, err := head.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := head.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer head.Wait()
 	cmd := ts.ssh("127.0.0.1", "sha256sum")
-	cmd.Stdin = stdin
+	defer feedGiB(t, cmd)()
 	start := time.Now()
 	out, err := cmd.Output()
 	if err != nil {
@@ -210,6 +200,23 @@ func TestStdin1GiB(t *testing.T) {
 		t.Fatalf("remote sum %q, want %s", out, want)
 	}
 	t.Logf("1 GiB in %s", time.Since(start).Round(time.Millisecond))
+}
+
+// feedGiB makes head -c 1G /dev/zero cmd's stdin, as an admin's
+// `head … | ssh …` does: a real pipe, no copying here. The returned func
+// waits for head.
+func feedGiB(t testing.TB, cmd *exec.Cmd) func() {
+	t.Helper()
+	head := exec.Command("head", "-c", "1G", "/dev/zero")
+	out, err := head.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := head.Start(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Stdin = out
+	return func() { head.Wait() }
 }
 
 type zeros struct{}
