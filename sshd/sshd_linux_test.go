@@ -12,6 +12,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -675,22 +677,28 @@ func TestSurvivesClientDisconnects(t *testing.T) {
 	}
 }
 
-// processWithArg reports whether some process has arg in its command line.
-func processWithArg(arg string) bool {
+// pidsWithArg lists the processes that have arg in their command line.
+func pidsWithArg(arg string) []int {
+	var pids []int
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
 		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
 		if err != nil {
 			continue
 		}
-		for _, a := range bytes.Split(b, []byte{0}) {
-			if string(a) == arg {
-				return true
-			}
+		if slices.ContainsFunc(bytes.Split(b, []byte{0}), func(a []byte) bool { return string(a) == arg }) {
+			pids = append(pids, pid)
 		}
 	}
-	return false
+	return pids
 }
+
+// processWithArg reports whether some process has arg in its command line.
+func processWithArg(arg string) bool { return len(pidsWithArg(arg)) > 0 }
 
 func TestKeepaliveDropsDeadPeer(t *testing.T) {
 	ts := startServer(t, func(c *Config) {
@@ -893,19 +901,8 @@ func TestPTYSessionEndsDespiteBackgroundHolder(t *testing.T) {
 // killProcessWithArg kills the processes this test started that have
 // arg in their command line.
 func killProcessWithArg(arg string) {
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		b, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		if err != nil {
-			continue
-		}
-		for _, a := range bytes.Split(b, []byte{0}) {
-			if string(a) == arg {
-				var pid int
-				fmt.Sscan(e.Name(), &pid)
-				syscall.Kill(pid, syscall.SIGKILL)
-			}
-		}
+	for _, pid := range pidsWithArg(arg) {
+		syscall.Kill(pid, syscall.SIGKILL)
 	}
 }
 
