@@ -64,15 +64,14 @@ func networkUp(ctx context.Context, st *handoff.State, logf func(string, ...any)
 // live state when there is none, with the kernel's ip= parameter taking
 // precedence over either. Nil means there is nothing to apply.
 func loadNetwork(path, cmdline string) (*netcfg.State, error) {
-	kernelIP := false
-	for _, f := range strings.Fields(cmdline) {
-		kernelIP = kernelIP || strings.HasPrefix(f, "ip=")
+	kernel, err := netcfg.ParseKernelIP(cmdline)
+	if err != nil {
+		return nil, err
 	}
-	if path == "" && !kernelIP {
+	if path == "" && len(kernel) == 0 {
 		return nil, nil
 	}
 	var ns *netcfg.State
-	var err error
 	if path != "" {
 		ns, err = netcfg.Load(path)
 	} else {

@@ -33,7 +33,9 @@ func TestLoadNetworkKernelIPTakesPrecedence(t *testing.T) {
 	if _, err := loadNetwork(path, "ip=garbage:::::::::::::"); err == nil {
 		t.Fatal("a malformed ip= was accepted")
 	}
-	if ns, err := loadNetwork("", "root=/dev/vda1"); ns != nil || err != nil {
-		t.Fatalf("nothing to apply: %+v, %v", ns, err)
+	for _, cmdline := range []string{"root=/dev/vda1", "root=/dev/vda1 ip=off"} {
+		if ns, err := loadNetwork("", cmdline); ns != nil || err != nil {
+			t.Fatalf("%q: nothing to apply: %+v, %v", cmdline, ns, err)
+		}
 	}
 }
