@@ -202,14 +202,18 @@ func TestPID1SessionsSurviveRelease(t *testing.T) {
 	if err != nil {
 		t.Fatalf("nsenter: %v: %s", err, out)
 	}
+	// The backgrounded subshell becomes sleep a moment later (under load,
+	// after sh has returned).
 	var old int
-	for _, pr := range listProcs("/proc") {
-		if pr.PPid == p.pid && pr.Comm == "sleep" {
-			old = pr.Pid
+	for deadline := time.Now().Add(10 * time.Second); old == 0; time.Sleep(50 * time.Millisecond) {
+		for _, pr := range listProcs("/proc") {
+			if pr.PPid == p.pid && pr.Comm == "sleep" {
+				old = pr.Pid
+			}
 		}
-	}
-	if old == 0 {
-		t.Fatal("no old service under PID 1")
+		if old == 0 && time.Now().After(deadline) {
+			t.Fatal("no old service under PID 1")
+		}
 	}
 	c := p.dial(cfg)
 	p.waitLog("first login: releasing", 10*time.Second)
